@@ -1,0 +1,140 @@
+//! What the store keeps about a lead: its status, owner, decision and history.
+
+use chrono::{DateTime, Utc};
+use leadrouter_lead::Lead;
+use serde::{Deserialize, Serialize};
+
+use crate::decision::Decision;
+
+/// A rep's identifier, as written in the routing configuration.
+pub type RepId = String;
+/// A pool's identifier, as written in the routing configuration.
+pub type PoolId = String;
+
+/// Where a lead is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LeadStatus {
+    /// Received and stored, not yet routed.
+    Queued,
+    /// Has an owner who has not accepted yet.
+    Assigned,
+    /// The owner accepted it.
+    Accepted,
+    /// Waiting in a `claim` pool for a rep to claim it.
+    AwaitingClaim,
+    /// Nobody was eligible and there was no fallback; waits to be handed out.
+    Unassigned,
+    /// A rule sent it to a nurture sequence instead of a rep.
+    Nurture,
+    /// A rule classified it as spam.
+    Spam,
+}
+
+impl LeadStatus {
+    /// The wire name (`awaiting_claim`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LeadStatus::Queued => "queued",
+            LeadStatus::Assigned => "assigned",
+            LeadStatus::Accepted => "accepted",
+            LeadStatus::AwaitingClaim => "awaiting_claim",
+            LeadStatus::Unassigned => "unassigned",
+            LeadStatus::Nurture => "nurture",
+            LeadStatus::Spam => "spam",
+        }
+    }
+
+    /// Parses a wire name.
+    pub fn parse(s: &str) -> Option<LeadStatus> {
+        Some(match s {
+            "queued" => LeadStatus::Queued,
+            "assigned" => LeadStatus::Assigned,
+            "accepted" => LeadStatus::Accepted,
+            "awaiting_claim" => LeadStatus::AwaitingClaim,
+            "unassigned" => LeadStatus::Unassigned,
+            "nurture" => LeadStatus::Nurture,
+            "spam" => LeadStatus::Spam,
+            _ => return None,
+        })
+    }
+
+    /// Whether routing is finished for this lead (it has an owner or a no-rep outcome).
+    pub fn is_routed(self) -> bool {
+        !matches!(
+            self,
+            LeadStatus::Queued | LeadStatus::Unassigned | LeadStatus::AwaitingClaim
+        )
+    }
+}
+
+/// One line of a lead's history.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HistoryEntry {
+    /// When it happened.
+    pub at: DateTime<Utc>,
+    /// What happened (`received`, `assigned`, `unassigned`, `accepted`, `claimed`, ...).
+    pub event: String,
+    /// The rep concerned, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rep: Option<RepId>,
+    /// The pool concerned, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pool: Option<PoolId>,
+    /// Why, in words.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// A lead with everything leadrouter knows about it. Stored as one item.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LeadRecord {
+    /// The canonical lead as received.
+    pub lead: Lead,
+    /// Current status.
+    pub status: LeadStatus,
+    /// Current owner; at most one at any time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<RepId>,
+    /// The pool the lead was routed through (or waits in).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pool: Option<PoolId>,
+    /// The latest routing decision, with its reasons.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decision: Option<Decision>,
+    /// Everything that happened to the lead, oldest first.
+    #[serde(default)]
+    pub history: Vec<HistoryEntry>,
+    /// Optimistic-concurrency version: 1 when inserted, +1 on every write.
+    pub version: u64,
+    /// When the current owner got the lead.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub assigned_at: Option<DateTime<Utc>>,
+    /// When the owner accepted it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub accepted_at: Option<DateTime<Utc>>,
+}
+
+impl LeadRecord {
+    /// A freshly received lead, status `queued`, version 1.
+    pub fn received(lead: Lead) -> LeadRecord {
+        let at = lead.received_at;
+        LeadRecord {
+            lead,
+            status: LeadStatus::Queued,
+            owner: None,
+            pool: None,
+            decision: None,
+            history: vec![HistoryEntry {
+                at,
+                event: "received".into(),
+                rep: None,
+                pool: None,
+                reason: None,
+            }],
+            version: 1,
+            assigned_at: None,
+            accepted_at: None,
+        }
+    }
+}

@@ -1,0 +1,3 @@
+//! The canonical lead.
+mod lead;
+pub use lead::Lead;
