@@ -37,6 +37,11 @@ pub enum Ineligible {
         /// The missing skill.
         skill: String,
     },
+    /// The rep's territories do not cover the lead's country or region.
+    OutsideTerritory {
+        /// The lead's territory (`DE` or `US-CA`).
+        territory: String,
+    },
     /// Speaks none of the languages the rule requires.
     MissingLanguage {
         /// The languages accepted.

@@ -1,5 +1,11 @@
 //! leadrouter's routing core.
+pub mod config;
+#[cfg(feature = "contract")]
+pub mod contract;
 pub mod decision;
+pub mod engine;
 pub mod ports;
 pub mod record;
+pub mod routing;
+pub mod rules;
 pub mod state;

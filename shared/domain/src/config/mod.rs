@@ -1,0 +1,375 @@
+//! The routing configuration: reps, pools, accounts and rules, loaded from one TOML or JSON file
+//! and strictly validated.
+//!
+//! Loading never stops at the first semantic problem: every problem found is reported with the
+//! path (`rules[2].pool`), the line and column in the file, and a hint, so an admin fixes a file in
+//! one pass. `schema` holds the file as written, `compile` turns it into the types below,
+//! `locate` maps paths back to lines, `hours` parses working hours.
+
+mod compile;
+pub mod hours;
+pub mod locate;
+mod schema;
+
+use std::collections::HashMap;
+use std::fmt;
+use std::path::Path as FsPath;
+
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
+
+use crate::record::{PoolId, RepId};
+use crate::rules::Condition;
+use crate::state::{Availability, OutOfOffice};
+use hours::WorkingHours;
+
+/// A validated routing configuration, ready to route with.
+#[derive(Debug, Clone)]
+pub struct RoutingConfig {
+    /// Fingerprint of the source text (FNV-1a, hex), stored in every decision.
+    pub version: String,
+    /// Global settings.
+    pub settings: Settings,
+    /// Reps, in file order.
+    pub reps: Vec<Rep>,
+    /// Pools, in file order.
+    pub pools: Vec<Pool>,
+    /// Known accounts and their owners.
+    pub accounts: Accounts,
+    /// Rules, in evaluation order; the last one is the default rule.
+    pub rules: Vec<Rule>,
+    rep_index: HashMap<RepId, usize>,
+    pool_index: HashMap<PoolId, usize>,
+}
+
+/// Global settings (`[settings]`).
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Time zone for reps that name none.
+    pub timezone: Tz,
+    /// Sticky routing window in days: a new lead with the email of a lead assigned within this
+    /// window goes to that lead's owner. 0 disables sticky routing.
+    pub sticky_days: u32,
+    /// Whether leads from a known account go to the account's owner.
+    pub account_ownership: bool,
+}
+
+/// A sales rep.
+#[derive(Debug, Clone)]
+pub struct Rep {
+    /// Unique id.
+    pub id: RepId,
+    /// Display name.
+    pub name: Option<String>,
+    /// Work email (for notifications; never logged).
+    pub email: Option<String>,
+    /// The rep's time zone (working hours and daily caps follow it).
+    pub timezone: Tz,
+    /// Weekly shifts; empty = always working.
+    pub hours: WorkingHours,
+    /// Planned absences.
+    pub out_of_office: Vec<OutOfOffice>,
+    /// Availability unless changed through the API.
+    pub status: Availability,
+    /// Skills, lowercased.
+    pub skills: Vec<String>,
+    /// Languages spoken (ISO 639-1, lowercased).
+    pub languages: Vec<String>,
+    /// Territories: country codes (`DE`) or country-region (`US-CA`), uppercased.
+    pub territories: Vec<String>,
+    /// Weight for weighted pools (≥ 1).
+    pub weight: u32,
+    /// Most open leads the rep may own at once.
+    pub max_open_leads: Option<u32>,
+    /// Most leads the rep may get per local day.
+    pub max_per_day: Option<u32>,
+}
+
+/// How a pool picks among its eligible members.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Strategy {
+    /// The eligible rep assigned least recently.
+    RoundRobin,
+    /// Smooth weighted rotation (nginx's).
+    Weighted,
+    /// Fewest open leads, ties by least recently assigned.
+    LeastLoaded,
+    /// No push: the lead waits in the pool until a rep claims it.
+    Claim,
+}
+
+impl Strategy {
+    /// The config name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Strategy::RoundRobin => "round_robin",
+            Strategy::Weighted => "weighted",
+            Strategy::LeastLoaded => "least_loaded",
+            Strategy::Claim => "claim",
+        }
+    }
+}
+
+/// What round robin does with turns a rep missed while over a cap.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Makeup {
+    /// Missed turns are forgotten: the rep rejoins the rotation as least recently assigned.
+    Forget,
+    /// Each missed turn is credited back, up to `max` turns, and paid out first when the rep is
+    /// eligible again.
+    Credit {
+        /// Most turns owed at once.
+        max: u32,
+    },
+}
+
+/// Where a lead goes when a pool has nobody eligible.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    /// Another pool.
+    Pool(PoolId),
+    /// A named rep.
+    Rep(RepId),
+}
+
+/// Service-level targets of a pool (enforced by the sweeper).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Sla {
+    /// Time allowed from assignment to accept.
+    pub accept_within: Option<chrono::Duration>,
+    /// Time allowed from assignment to first touch.
+    pub first_touch_within: Option<chrono::Duration>,
+}
+
+/// A team or queue of reps.
+#[derive(Debug, Clone)]
+pub struct Pool {
+    /// Unique id.
+    pub id: PoolId,
+    /// Members, in file order (ties in rotation go to the earlier member).
+    pub members: Vec<RepId>,
+    /// How a member is picked.
+    pub strategy: Strategy,
+    /// Skip members outside their working hours (default true).
+    pub respect_working_hours: bool,
+    /// Round robin's make-up policy.
+    pub makeup: Makeup,
+    /// Where leads go when nobody is eligible.
+    pub fallback: Option<Target>,
+    /// SLA targets.
+    pub sla: Sla,
+}
+
+/// Company accounts and who owns them.
+#[derive(Debug, Clone, Default)]
+pub struct Accounts {
+    /// The accounts.
+    pub list: Vec<Account>,
+    by_domain: HashMap<String, usize>,
+}
+
+/// One company account.
+#[derive(Debug, Clone)]
+pub struct Account {
+    /// Unique name.
+    pub name: String,
+    /// Email/website domains of the company.
+    pub domains: Vec<String>,
+    /// The owning rep.
+    pub owner: Option<RepId>,
+    /// Index of the parent account (whose owner applies when this one has none).
+    pub parent: Option<usize>,
+}
+
+impl Accounts {
+    /// The account a company domain belongs to, and its effective owner (its own, else the
+    /// nearest parent's).
+    pub fn owner_of(&self, domain: &str) -> Option<(&Account, &RepId)> {
+        let mut idx = *self.by_domain.get(domain)?;
+        let first = self.list.get(idx)?;
+        // Parent chains are acyclic (checked at load) and bounded by the number of accounts.
+        for _ in 0..=self.list.len() {
+            let acct = self.list.get(idx)?;
+            if let Some(owner) = &acct.owner {
+                return Some((first, owner));
+            }
+            idx = acct.parent?;
+        }
+        None
+    }
+}
+
+/// A "no rep" outcome a rule can choose.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NoRep {
+    /// Send to a nurture sequence.
+    Nurture,
+    /// Discard as spam (still recorded).
+    Spam,
+}
+
+impl NoRep {
+    /// The config name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NoRep::Nurture => "nurture",
+            NoRep::Spam => "spam",
+        }
+    }
+}
+
+/// What a rule routes to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Route {
+    /// A pool's strategy picks the rep.
+    Pool(PoolId),
+    /// A named rep (falls back to nobody: waits unassigned if the rep is not eligible).
+    Rep(RepId),
+    /// No rep.
+    Outcome(NoRep),
+}
+
+/// A routing rule.
+#[derive(Debug, Clone)]
+pub struct Rule {
+    /// Unique name (shown in decisions).
+    pub name: String,
+    /// The condition; `None` only for the default (last) rule.
+    pub when: Option<Condition>,
+    /// Where matching leads go.
+    pub route: Route,
+    /// Skills a rep must have (all of them), lowercased.
+    pub require_skills: Vec<String>,
+    /// Languages of which a rep must speak at least one, lowercased.
+    pub require_languages: Vec<String>,
+    /// Also require the lead's own language, when it has one.
+    pub match_language: bool,
+    /// Require the rep's territories to cover the lead's country (or country-region).
+    pub match_territory: bool,
+}
+
+impl RoutingConfig {
+    /// A rep by id.
+    pub fn rep(&self, id: &str) -> Option<&Rep> {
+        self.rep_index.get(id).and_then(|&i| self.reps.get(i))
+    }
+
+    /// A pool by id.
+    pub fn pool(&self, id: &str) -> Option<&Pool> {
+        self.pool_index.get(id).and_then(|&i| self.pools.get(i))
+    }
+
+    /// The first rule whose condition holds (the default rule always does).
+    pub fn match_rule(&self, lead: &leadrouter_lead::Lead) -> Option<(usize, &Rule)> {
+        self.rules
+            .iter()
+            .enumerate()
+            .find(|(_, r)| r.when.as_ref().is_none_or(|c| c.matches(lead)))
+    }
+
+    /// Pools a rep is a member of.
+    pub fn pools_of<'a>(&'a self, rep: &'a str) -> impl Iterator<Item = &'a Pool> + 'a {
+        self.pools
+            .iter()
+            .filter(move |p| p.members.iter().any(|m| m == rep))
+    }
+
+    /// Parses and validates a config from text.
+    pub fn parse(src: &str, format: Format, file: &str) -> Result<RoutingConfig, ConfigError> {
+        compile::parse(src, format, file)
+    }
+
+    /// Loads a config file; the format follows the extension (`.json`, else TOML).
+    pub fn load(path: &FsPath) -> Result<RoutingConfig, ConfigError> {
+        let file = path.display().to_string();
+        let src = std::fs::read_to_string(path).map_err(|e| ConfigError {
+            file: file.clone(),
+            problems: vec![Problem {
+                path: String::new(),
+                line: None,
+                column: None,
+                message: format!("cannot read the file: {e}"),
+                hint: None,
+            }],
+        })?;
+        RoutingConfig::parse(&src, Format::from_path(path), &file)
+    }
+}
+
+/// Whether an out-of-office range covers `at`.
+pub fn out_of_office_at(ranges: &[OutOfOffice], at: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    ranges
+        .iter()
+        .filter(|r| r.from <= at && at < r.until)
+        .map(|r| r.until)
+        .max()
+}
+
+/// A config file format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// TOML (the recommended format: comments, readable diffs).
+    Toml,
+    /// JSON (for generated configs).
+    Json,
+}
+
+impl Format {
+    /// The format a file name suggests.
+    pub fn from_path(path: &FsPath) -> Format {
+        match path.extension().and_then(|e| e.to_str()) {
+            Some(e) if e.eq_ignore_ascii_case("json") => Format::Json,
+            _ => Format::Toml,
+        }
+    }
+}
+
+/// One thing wrong with a config file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    /// Where in the document (`rules[2].pool`); empty for file-level problems.
+    pub path: String,
+    /// 1-based line, when known.
+    pub line: Option<usize>,
+    /// 1-based column, when known.
+    pub column: Option<usize>,
+    /// What is wrong.
+    pub message: String,
+    /// How to fix it.
+    pub hint: Option<String>,
+}
+
+/// Every problem found in a config file.
+#[derive(Debug, Clone, thiserror::Error)]
+pub struct ConfigError {
+    /// The file name as given.
+    pub file: String,
+    /// The problems, in file order.
+    pub problems: Vec<Problem>,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, p) in self.problems.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            write!(f, "{}", self.file)?;
+            if let Some(line) = p.line {
+                write!(f, ":{line}")?;
+                if let Some(col) = p.column {
+                    write!(f, ":{col}")?;
+                }
+            }
+            write!(f, ": ")?;
+            if !p.path.is_empty() {
+                write!(f, "{}: ", p.path)?;
+            }
+            write!(f, "{}", p.message)?;
+            if let Some(hint) = &p.hint {
+                write!(f, " (hint: {hint})")?;
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,531 @@
+//! The routing decision for one lead, as a pure function of config, lead, live state and time.
+//!
+//! The router reads the state [`needs`] names, calls [`decide`], and commits the resulting
+//! [`Plan`] with version conditions. `leadrouter explain` and the simulator call the same code.
+
+use std::collections::{HashMap, HashSet};
+
+use chrono::{DateTime, Utc};
+use leadrouter_lead::Lead;
+
+use super::eligibility::{Requirements, ineligibility};
+use super::strategy::pick;
+use crate::config::{Route, RoutingConfig, Rule, Strategy, Target};
+use crate::decision::{Candidate, Decision, Outcome, RuleRef, Step, StepKind};
+use crate::ports::EmailOwner;
+use crate::record::{LeadStatus, PoolId, RepId};
+use crate::state::{PoolState, RepState};
+
+/// The waiting key used for leads whose rule names a rep who cannot take them.
+pub fn rep_queue(rep: &str) -> PoolId {
+    format!("rep:{rep}")
+}
+
+/// Live state that a decision reads.
+#[derive(Debug, Clone, Default)]
+pub struct Snapshot {
+    /// Rep states by id (missing reps read as fresh).
+    pub reps: HashMap<RepId, RepState>,
+    /// Pool rotations by id (missing pools read as fresh).
+    pub pools: HashMap<PoolId, PoolState>,
+    /// The latest owner of a lead with the same email, if any.
+    pub email_owner: Option<EmailOwner>,
+}
+
+impl Snapshot {
+    fn rep(&self, id: &str) -> RepState {
+        self.reps
+            .get(id)
+            .cloned()
+            .unwrap_or_else(|| RepState::new(id))
+    }
+
+    /// Applies a plan's state changes in memory, as a committed write would (versions +1).
+    /// For simulations and tests; the engine writes through the store instead.
+    pub fn apply(&mut self, plan: &Plan) {
+        if let Some(rep) = &plan.rep {
+            let mut rep = rep.clone();
+            rep.version += 1;
+            self.reps.insert(rep.rep.clone(), rep);
+        }
+        if let Some(pool) = &plan.rotation {
+            let mut pool = pool.clone();
+            pool.version += 1;
+            self.pools.insert(pool.pool.clone(), pool);
+        }
+    }
+
+    fn pool(&self, id: &str) -> PoolState {
+        self.pools
+            .get(id)
+            .cloned()
+            .unwrap_or_else(|| PoolState::new(id))
+    }
+}
+
+/// What to write for a decision.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Plan {
+    /// The decision record.
+    pub decision: Decision,
+    /// The lead's new status.
+    pub status: LeadStatus,
+    /// The new owner, if any.
+    pub owner: Option<RepId>,
+    /// The pool the lead is routed through or waits in.
+    pub pool: Option<PoolId>,
+    /// The owner's new counters.
+    pub rep: Option<RepState>,
+    /// The rotation that picked the owner, advanced.
+    pub rotation: Option<PoolState>,
+}
+
+/// The rep and pool states a decision for `lead` may read.
+pub fn needs(
+    cfg: &RoutingConfig,
+    lead: &Lead,
+    email_owner: Option<&EmailOwner>,
+) -> (Vec<RepId>, Vec<PoolId>) {
+    let mut reps: Vec<RepId> = Vec::new();
+    let mut pools: Vec<PoolId> = Vec::new();
+    let add_rep = |reps: &mut Vec<RepId>, r: &str| {
+        if !reps.iter().any(|x| x == r) {
+            reps.push(r.to_owned());
+        }
+    };
+    let Some((_, rule)) = cfg.match_rule(lead) else {
+        return (reps, pools);
+    };
+    if matches!(rule.route, Route::Outcome(_)) {
+        return (reps, pools);
+    }
+    if let Some((_, owner)) = account_owner(cfg, lead) {
+        add_rep(&mut reps, owner);
+    }
+    if let Some(o) = email_owner {
+        add_rep(&mut reps, &o.rep);
+    }
+    match &rule.route {
+        Route::Rep(r) => add_rep(&mut reps, r),
+        Route::Pool(p) => {
+            let mut next = Some(p.clone());
+            while let Some(id) = next.take() {
+                if pools.contains(&id) {
+                    break;
+                }
+                let Some(pool) = cfg.pool(&id) else { break };
+                pools.push(id);
+                for m in &pool.members {
+                    add_rep(&mut reps, m);
+                }
+                match &pool.fallback {
+                    Some(Target::Pool(np)) => next = Some(np.clone()),
+                    Some(Target::Rep(r)) => add_rep(&mut reps, r),
+                    None => {}
+                }
+            }
+        }
+        Route::Outcome(_) => {}
+    }
+    (reps, pools)
+}
+
+fn account_owner<'a>(cfg: &'a RoutingConfig, lead: &Lead) -> Option<(&'a str, &'a RepId)> {
+    if !cfg.settings.account_ownership {
+        return None;
+    }
+    let domain = lead.company_domain.as_deref()?;
+    cfg.accounts
+        .owner_of(domain)
+        .map(|(acct, owner)| (acct.name.as_str(), owner))
+}
+
+struct Ctx<'a> {
+    cfg: &'a RoutingConfig,
+    snap: &'a Snapshot,
+    req: Requirements,
+    now: DateTime<Utc>,
+    steps: Vec<Step>,
+}
+
+impl Ctx<'_> {
+    fn candidate(&self, rep: &str, respect_hours: bool) -> Candidate {
+        match self.cfg.rep(rep) {
+            Some(r) => {
+                let reasons =
+                    ineligibility(r, &self.snap.rep(rep), &self.req, respect_hours, self.now);
+                Candidate {
+                    rep: rep.to_owned(),
+                    eligible: reasons.is_empty(),
+                    reasons,
+                }
+            }
+            // A rep removed from the config (an old sticky owner) is simply not a candidate.
+            None => Candidate {
+                rep: rep.to_owned(),
+                eligible: false,
+                reasons: vec![crate::decision::Ineligible::Away],
+            },
+        }
+    }
+
+    /// Tries a single rep (owner, sticky, named, fallback); records the step.
+    fn single(&mut self, kind: StepKind, rep: &str) -> Option<RepId> {
+        let c = self.candidate(rep, true);
+        let picked = c.eligible.then(|| rep.to_owned());
+        self.steps.push(Step {
+            kind,
+            candidates: vec![c],
+            picked: picked.clone(),
+            state: serde_json::Value::Null,
+            note: None,
+        });
+        picked
+    }
+}
+
+/// Decides where `lead` goes. Pure: the same inputs give the same plan.
+pub fn decide(cfg: &RoutingConfig, lead: &Lead, snap: &Snapshot, now: DateTime<Utc>) -> Plan {
+    let Some((index, rule)) = cfg.match_rule(lead) else {
+        // Unreachable with a validated config (the default rule matches everything); kept total.
+        return no_rep_plan(cfg, None, "nurture", now);
+    };
+    let rule_ref = RuleRef {
+        index,
+        name: rule.name.clone(),
+    };
+    if let Route::Outcome(o) = rule.route {
+        return no_rep_plan(cfg, Some((rule_ref, rule)), o.as_str(), now);
+    }
+    let mut ctx = Ctx {
+        cfg,
+        snap,
+        req: Requirements::for_rule(rule, lead),
+        now,
+        steps: Vec::new(),
+    };
+    let finish = |ctx: Ctx<'_>,
+                  outcome: Outcome,
+                  status,
+                  owner: Option<RepId>,
+                  pool: Option<PoolId>,
+                  rotation| {
+        let rep = owner.as_ref().map(|o| bump_rep(cfg, snap.rep(o), now));
+        Plan {
+            decision: Decision {
+                decided_at: now,
+                config_version: cfg.version.clone(),
+                rule: rule_ref.clone(),
+                required_skills: ctx.req.skills.clone(),
+                required_languages: ctx.req.languages.clone(),
+                steps: ctx.steps,
+                outcome,
+            },
+            status,
+            owner,
+            pool,
+            rep,
+            rotation,
+        }
+    };
+    let assigned = |rep: &RepId, pool: Option<PoolId>| Outcome::Assigned {
+        rep: rep.clone(),
+        pool,
+    };
+
+    // Existing relationships first: the account's owner, then the owner of this email's last lead.
+    if let Some((account, owner)) = account_owner(cfg, lead)
+        && let Some(rep) = ctx.single(
+            StepKind::AccountOwner {
+                account: account.to_owned(),
+            },
+            owner,
+        )
+    {
+        return finish(
+            ctx,
+            assigned(&rep, None),
+            LeadStatus::Assigned,
+            Some(rep),
+            None,
+            None,
+        );
+    }
+    if let Some(o) = sticky_owner(cfg, snap, now)
+        && let Some(rep) = ctx.single(
+            StepKind::Sticky {
+                previous_lead: o.lead_id,
+            },
+            &o.rep,
+        )
+    {
+        return finish(
+            ctx,
+            assigned(&rep, None),
+            LeadStatus::Assigned,
+            Some(rep),
+            None,
+            None,
+        );
+    }
+
+    match &rule.route {
+        Route::Rep(r) => match ctx.single(StepKind::NamedRep, r) {
+            Some(rep) => finish(
+                ctx,
+                assigned(&rep, None),
+                LeadStatus::Assigned,
+                Some(rep),
+                None,
+                None,
+            ),
+            None => {
+                let pool = rep_queue(r);
+                let reason = format!(
+                    "rule `{}` names rep `{r}`, who cannot take leads now",
+                    rule.name
+                );
+                finish(
+                    ctx,
+                    Outcome::Unassigned {
+                        pool: pool.clone(),
+                        reason,
+                    },
+                    LeadStatus::Unassigned,
+                    None,
+                    Some(pool),
+                    None,
+                )
+            }
+        },
+        Route::Pool(first) => route_pool(ctx, first, finish),
+        Route::Outcome(_) => unreachable_outcome(cfg, rule, rule_ref.clone(), now),
+    }
+}
+
+type Finish<'f> = &'f dyn Fn(
+    Ctx<'_>,
+    Outcome,
+    LeadStatus,
+    Option<RepId>,
+    Option<PoolId>,
+    Option<PoolState>,
+) -> Plan;
+
+fn route_pool(
+    mut ctx: Ctx<'_>,
+    first: &PoolId,
+    finish: impl Fn(
+        Ctx<'_>,
+        Outcome,
+        LeadStatus,
+        Option<RepId>,
+        Option<PoolId>,
+        Option<PoolState>,
+    ) -> Plan,
+) -> Plan {
+    let finish: Finish<'_> = &finish;
+    let cfg = ctx.cfg;
+    let mut visited = HashSet::new();
+    let mut current = Some(first.clone());
+    while let Some(id) = current.take() {
+        let Some(pool) = cfg.pool(&id) else { break };
+        if !visited.insert(id.clone()) {
+            break;
+        }
+        let candidates: Vec<Candidate> = pool
+            .members
+            .iter()
+            .map(|m| ctx.candidate(m, pool.respect_working_hours))
+            .collect();
+        if pool.strategy == Strategy::Claim {
+            ctx.steps.push(Step {
+                kind: StepKind::Pool {
+                    pool: id.clone(),
+                    strategy: pool.strategy.as_str().into(),
+                },
+                candidates,
+                picked: None,
+                state: serde_json::Value::Null,
+                note: Some("claim pool: the lead waits for a rep to claim it".into()),
+            });
+            return finish(
+                ctx,
+                Outcome::AwaitingClaim { pool: id.clone() },
+                LeadStatus::AwaitingClaim,
+                None,
+                Some(id),
+                None,
+            );
+        }
+        let state = ctx.snap.pool(&id);
+        let picked = pick(cfg, pool, &candidates, &ctx.snap.reps, &state);
+        let note = picked
+            .is_none()
+            .then(|| "nobody in the pool is eligible".to_owned());
+        ctx.steps.push(Step {
+            kind: StepKind::Pool {
+                pool: id.clone(),
+                strategy: pool.strategy.as_str().into(),
+            },
+            candidates,
+            picked: picked.as_ref().map(|p| p.rep.clone()),
+            state: picked
+                .as_ref()
+                .map_or(serde_json::Value::Null, |p| p.audit.clone()),
+            note,
+        });
+        if let Some(p) = picked {
+            let outcome = Outcome::Assigned {
+                rep: p.rep.clone(),
+                pool: Some(id.clone()),
+            };
+            return finish(
+                ctx,
+                outcome,
+                LeadStatus::Assigned,
+                Some(p.rep),
+                Some(id),
+                Some(p.next),
+            );
+        }
+        match &pool.fallback {
+            Some(Target::Pool(next)) => current = Some(next.clone()),
+            Some(Target::Rep(r)) => {
+                if let Some(rep) = ctx.single(
+                    StepKind::FallbackRep {
+                        from_pool: id.clone(),
+                    },
+                    r,
+                ) {
+                    let outcome = Outcome::Assigned {
+                        rep: rep.clone(),
+                        pool: Some(id.clone()),
+                    };
+                    return finish(
+                        ctx,
+                        outcome,
+                        LeadStatus::Assigned,
+                        Some(rep),
+                        Some(id),
+                        None,
+                    );
+                }
+            }
+            None => {}
+        }
+    }
+    let reason = unassigned_reason(&ctx.steps);
+    finish(
+        ctx,
+        Outcome::Unassigned {
+            pool: first.clone(),
+            reason,
+        },
+        LeadStatus::Unassigned,
+        None,
+        Some(first.clone()),
+        None,
+    )
+}
+
+/// A short sentence naming why each candidate was out, for the `unassigned` status.
+fn unassigned_reason(steps: &[Step]) -> String {
+    let mut counts: Vec<(&'static str, usize)> = Vec::new();
+    for c in steps.iter().flat_map(|s| &s.candidates) {
+        for r in &c.reasons {
+            let key = match r {
+                crate::decision::Ineligible::Away => "away",
+                crate::decision::Ineligible::OutOfOffice { .. } => "out of office",
+                crate::decision::Ineligible::OutsideHours => "outside working hours",
+                crate::decision::Ineligible::OverOpenCap { .. } => "at their open-lead cap",
+                crate::decision::Ineligible::OverDailyCap { .. } => "at their daily cap",
+                crate::decision::Ineligible::MissingSkill { .. } => "missing a required skill",
+                crate::decision::Ineligible::OutsideTerritory { .. } => "outside the territory",
+                crate::decision::Ineligible::MissingLanguage { .. } => {
+                    "not speaking a required language"
+                }
+            };
+            match counts.iter_mut().find(|(k, _)| *k == key) {
+                Some((_, n)) => *n += 1,
+                None => counts.push((key, 1)),
+            }
+        }
+    }
+    if counts.is_empty() {
+        return "no rep is eligible".into();
+    }
+    let parts: Vec<String> = counts.iter().map(|(k, n)| format!("{n} {k}")).collect();
+    format!("no rep is eligible ({})", parts.join(", "))
+}
+
+fn sticky_owner<'a>(
+    cfg: &RoutingConfig,
+    snap: &'a Snapshot,
+    now: DateTime<Utc>,
+) -> Option<&'a EmailOwner> {
+    let days = cfg.settings.sticky_days;
+    let o = snap.email_owner.as_ref()?;
+    (days > 0 && now - o.at <= chrono::Duration::days(i64::from(days))).then_some(o)
+}
+
+/// The owner's counters after taking one more lead.
+pub(crate) fn bump_rep(cfg: &RoutingConfig, mut s: RepState, now: DateTime<Utc>) -> RepState {
+    let tz = cfg
+        .rep(&s.rep)
+        .map_or(cfg.settings.timezone, |r| r.timezone);
+    let today = now.with_timezone(&tz).date_naive();
+    s.assigned_today = s.assigned_on(today) + 1;
+    s.day = Some(today);
+    s.open_leads += 1;
+    s.last_assigned_at = Some(now);
+    s
+}
+
+fn no_rep_plan(
+    cfg: &RoutingConfig,
+    rule: Option<(RuleRef, &Rule)>,
+    outcome: &str,
+    now: DateTime<Utc>,
+) -> Plan {
+    let status = if outcome == "spam" {
+        LeadStatus::Spam
+    } else {
+        LeadStatus::Nurture
+    };
+    let rule_ref = rule.map(|(r, _)| r).unwrap_or(RuleRef {
+        index: 0,
+        name: String::new(),
+    });
+    Plan {
+        decision: Decision {
+            decided_at: now,
+            config_version: cfg.version.clone(),
+            rule: rule_ref,
+            required_skills: Vec::new(),
+            required_languages: Vec::new(),
+            steps: Vec::new(),
+            outcome: Outcome::NoRep {
+                outcome: outcome.to_owned(),
+            },
+        },
+        status,
+        owner: None,
+        pool: None,
+        rep: None,
+        rotation: None,
+    }
+}
+
+fn unreachable_outcome(
+    cfg: &RoutingConfig,
+    rule: &Rule,
+    rule_ref: RuleRef,
+    now: DateTime<Utc>,
+) -> Plan {
+    let name = match rule.route {
+        Route::Outcome(o) => o.as_str(),
+        _ => "nurture",
+    };
+    no_rep_plan(cfg, Some((rule_ref, rule)), name, now)
+}

@@ -1,0 +1,9 @@
+//! Routing: who is eligible ([`eligibility`]), how a pool picks ([`strategy`]), and the whole
+//! decision for a lead ([`decide`]). All pure; the engine does the I/O.
+
+pub mod decide;
+pub mod eligibility;
+pub mod strategy;
+
+pub use decide::{Plan, Snapshot, decide, needs, rep_queue};
+pub use eligibility::{Requirements, ineligibility};

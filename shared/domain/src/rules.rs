@@ -1,0 +1,605 @@
+//! Rule conditions over canonical lead fields: compiled once when the config loads, evaluated
+//! per lead without allocating.
+
+use leadrouter_lead::Lead;
+use regex::Regex;
+use serde_json::Value;
+
+/// A lead field a condition can look at.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Field {
+    /// `source`
+    Source,
+    /// `external_id`
+    ExternalId,
+    /// `email`
+    Email,
+    /// `email_domain`: the part of the email after `@` (derived).
+    EmailDomain,
+    /// `phone`
+    Phone,
+    /// `first_name`
+    FirstName,
+    /// `last_name`
+    LastName,
+    /// `company`
+    Company,
+    /// `company_domain`
+    CompanyDomain,
+    /// `job_title`
+    JobTitle,
+    /// `country`
+    Country,
+    /// `region`
+    Region,
+    /// `city`
+    City,
+    /// `postal_code`
+    PostalCode,
+    /// `industry`
+    Industry,
+    /// `product_interest` (a list: a condition holds if it holds for any element)
+    ProductInterest,
+    /// `seats`
+    Seats,
+    /// `deal_value`
+    DealValue,
+    /// `currency`
+    Currency,
+    /// `score`
+    Score,
+    /// `language`
+    Language,
+    /// `utm_source`
+    UtmSource,
+    /// `utm_medium`
+    UtmMedium,
+    /// `utm_campaign`
+    UtmCampaign,
+    /// `utm_term`
+    UtmTerm,
+    /// `utm_content`
+    UtmContent,
+    /// `landing_page`
+    LandingPage,
+    /// `consent`
+    Consent,
+    /// `message`
+    Message,
+    /// `custom.<key>`: a key the source sent that is not a canonical field.
+    Custom(String),
+}
+
+/// Every field name a rule may use, for error hints.
+pub const FIELD_NAMES: &[&str] = &[
+    "source",
+    "external_id",
+    "email",
+    "email_domain",
+    "phone",
+    "first_name",
+    "last_name",
+    "company",
+    "company_domain",
+    "job_title",
+    "country",
+    "region",
+    "city",
+    "postal_code",
+    "industry",
+    "product_interest",
+    "seats",
+    "deal_value",
+    "currency",
+    "score",
+    "language",
+    "utm_source",
+    "utm_medium",
+    "utm_campaign",
+    "utm_term",
+    "utm_content",
+    "landing_page",
+    "consent",
+    "message",
+    "custom.<key>",
+];
+
+impl Field {
+    /// Parses a field name as written in a rule.
+    pub fn parse(name: &str) -> Option<Field> {
+        use Field::*;
+        Some(match name {
+            "source" => Source,
+            "external_id" => ExternalId,
+            "email" => Email,
+            "email_domain" => EmailDomain,
+            "phone" => Phone,
+            "first_name" => FirstName,
+            "last_name" => LastName,
+            "company" => Company,
+            "company_domain" => CompanyDomain,
+            "job_title" => JobTitle,
+            "country" => Country,
+            "region" => Region,
+            "city" => City,
+            "postal_code" => PostalCode,
+            "industry" => Industry,
+            "product_interest" => ProductInterest,
+            "seats" => Seats,
+            "deal_value" => DealValue,
+            "currency" => Currency,
+            "score" => Score,
+            "language" => Language,
+            "utm_source" => UtmSource,
+            "utm_medium" => UtmMedium,
+            "utm_campaign" => UtmCampaign,
+            "utm_term" => UtmTerm,
+            "utm_content" => UtmContent,
+            "landing_page" => LandingPage,
+            "consent" => Consent,
+            "message" => Message,
+            other => {
+                let key = other.strip_prefix("custom.")?;
+                if key.is_empty() {
+                    return None;
+                }
+                Custom(key.to_owned())
+            }
+        })
+    }
+
+    /// Whether the field holds a number.
+    pub fn is_numeric(&self) -> bool {
+        matches!(self, Field::Seats | Field::DealValue | Field::Score)
+    }
+}
+
+/// A borrowed view of one field's value on one lead.
+#[derive(Debug, Clone, Copy)]
+enum Val<'a> {
+    Absent,
+    Str(&'a str),
+    Num(f64),
+    Bool(bool),
+    List(&'a [String]),
+    Json(&'a Value),
+}
+
+fn opt_str(v: &Option<String>) -> Val<'_> {
+    v.as_deref().map_or(Val::Absent, Val::Str)
+}
+
+fn get<'a>(lead: &'a Lead, field: &Field) -> Val<'a> {
+    use Field::*;
+    match field {
+        Source => Val::Str(&lead.source),
+        ExternalId => opt_str(&lead.external_id),
+        Email => opt_str(&lead.email),
+        EmailDomain => lead
+            .email
+            .as_deref()
+            .and_then(|e| e.rsplit_once('@'))
+            .map_or(Val::Absent, |(_, d)| Val::Str(d)),
+        Phone => opt_str(&lead.phone),
+        FirstName => opt_str(&lead.first_name),
+        LastName => opt_str(&lead.last_name),
+        Company => opt_str(&lead.company),
+        CompanyDomain => opt_str(&lead.company_domain),
+        JobTitle => opt_str(&lead.job_title),
+        Country => opt_str(&lead.country),
+        Region => opt_str(&lead.region),
+        City => opt_str(&lead.city),
+        PostalCode => opt_str(&lead.postal_code),
+        Industry => opt_str(&lead.industry),
+        ProductInterest if lead.product_interest.is_empty() => Val::Absent,
+        ProductInterest => Val::List(&lead.product_interest),
+        Seats => lead.seats.map_or(Val::Absent, |n| Val::Num(n as f64)),
+        DealValue => lead.deal_value.map_or(Val::Absent, Val::Num),
+        Currency => opt_str(&lead.currency),
+        Score => lead.score.map_or(Val::Absent, Val::Num),
+        Language => opt_str(&lead.language),
+        UtmSource => opt_str(&lead.utm_source),
+        UtmMedium => opt_str(&lead.utm_medium),
+        UtmCampaign => opt_str(&lead.utm_campaign),
+        UtmTerm => opt_str(&lead.utm_term),
+        UtmContent => opt_str(&lead.utm_content),
+        LandingPage => opt_str(&lead.landing_page),
+        Consent => lead.consent.map_or(Val::Absent, Val::Bool),
+        Message => opt_str(&lead.message),
+        Custom(key) => match lead.custom.get(key) {
+            None | Some(Value::Null) => Val::Absent,
+            Some(Value::String(s)) => Val::Str(s),
+            Some(Value::Number(n)) => n.as_f64().map_or(Val::Absent, Val::Num),
+            Some(Value::Bool(b)) => Val::Bool(*b),
+            Some(other) => Val::Json(other),
+        },
+    }
+}
+
+/// A constant a condition compares with.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Scalar {
+    /// Text.
+    Str(String),
+    /// A number.
+    Num(f64),
+    /// A boolean.
+    Bool(bool),
+}
+
+impl Scalar {
+    /// Converts a config value; `None` for arrays, tables and null.
+    pub fn from_json(v: &Value) -> Option<Scalar> {
+        match v {
+            Value::String(s) => Some(Scalar::Str(s.clone())),
+            Value::Number(n) => n.as_f64().map(Scalar::Num),
+            Value::Bool(b) => Some(Scalar::Bool(*b)),
+            _ => None,
+        }
+    }
+}
+
+/// A compiled condition.
+#[derive(Debug, Clone)]
+pub enum Condition {
+    /// Field equals the value (strings compare case-insensitively unless `case_sensitive`).
+    Equals {
+        /// The field.
+        field: Field,
+        /// The value.
+        value: Scalar,
+        /// Compare strings exactly.
+        case_sensitive: bool,
+    },
+    /// Field equals one of the values.
+    In {
+        /// The field.
+        field: Field,
+        /// The values.
+        values: Vec<Scalar>,
+        /// Compare strings exactly.
+        case_sensitive: bool,
+    },
+    /// Field starts with one of the prefixes.
+    Prefix {
+        /// The field.
+        field: Field,
+        /// The prefixes.
+        prefixes: Vec<String>,
+        /// Compare exactly.
+        case_sensitive: bool,
+    },
+    /// Numeric field within bounds (each bound optional).
+    Range {
+        /// The field.
+        field: Field,
+        /// Exclusive lower bound.
+        gt: Option<f64>,
+        /// Inclusive lower bound.
+        gte: Option<f64>,
+        /// Exclusive upper bound.
+        lt: Option<f64>,
+        /// Inclusive upper bound.
+        lte: Option<f64>,
+    },
+    /// Field is present (`true`) or absent (`false`).
+    Exists {
+        /// The field.
+        field: Field,
+        /// Expected presence.
+        present: bool,
+    },
+    /// Field matches the regular expression (anywhere; anchor with `^...$`).
+    Regex {
+        /// The field.
+        field: Field,
+        /// The compiled expression.
+        re: Regex,
+    },
+    /// Every sub-condition holds.
+    All(Vec<Condition>),
+    /// At least one sub-condition holds.
+    Any(Vec<Condition>),
+    /// The sub-condition does not hold.
+    Not(Box<Condition>),
+}
+
+fn str_eq(a: &str, b: &str, case_sensitive: bool) -> bool {
+    if case_sensitive {
+        a == b
+    } else {
+        a.len() == b.len() && a.eq_ignore_ascii_case(b)
+            || a.chars()
+                .flat_map(char::to_lowercase)
+                .eq(b.chars().flat_map(char::to_lowercase))
+    }
+}
+
+fn str_prefix(s: &str, prefix: &str, case_sensitive: bool) -> bool {
+    if case_sensitive {
+        s.starts_with(prefix)
+    } else {
+        let mut s = s.chars().flat_map(char::to_lowercase);
+        prefix
+            .chars()
+            .flat_map(char::to_lowercase)
+            .all(|p| s.next() == Some(p))
+    }
+}
+
+fn scalar_matches(v: Val<'_>, want: &Scalar, cs: bool) -> bool {
+    match (v, want) {
+        (Val::Str(s), Scalar::Str(w)) => str_eq(s, w, cs),
+        (Val::Str(s), Scalar::Num(w)) => s.trim().parse::<f64>().is_ok_and(|n| n == *w),
+        (Val::Num(n), Scalar::Num(w)) => n == *w,
+        (Val::Num(n), Scalar::Str(w)) => w.trim().parse::<f64>().is_ok_and(|w| n == w),
+        (Val::Bool(b), Scalar::Bool(w)) => b == *w,
+        (Val::List(items), _) => items.iter().any(|i| scalar_matches(Val::Str(i), want, cs)),
+        (Val::Json(Value::Array(items)), _) => {
+            items.iter().any(|i| scalar_matches(json_val(i), want, cs))
+        }
+        _ => false,
+    }
+}
+
+fn json_val(v: &Value) -> Val<'_> {
+    match v {
+        Value::String(s) => Val::Str(s),
+        Value::Number(n) => n.as_f64().map_or(Val::Absent, Val::Num),
+        Value::Bool(b) => Val::Bool(*b),
+        Value::Null => Val::Absent,
+        other => Val::Json(other),
+    }
+}
+
+/// Applies `f` to each string the value holds (one for a string, each element for a list).
+fn any_str(v: Val<'_>, f: &mut dyn FnMut(&str) -> bool) -> bool {
+    match v {
+        Val::Str(s) => f(s),
+        Val::List(items) => items.iter().any(|s| f(s)),
+        Val::Json(Value::Array(items)) => items.iter().any(|i| i.as_str().is_some_and(&mut *f)),
+        _ => false,
+    }
+}
+
+fn as_num(v: Val<'_>) -> Option<f64> {
+    match v {
+        Val::Num(n) => Some(n),
+        Val::Str(s) => s.trim().parse().ok(),
+        _ => None,
+    }
+}
+
+impl Condition {
+    /// Whether the condition holds for `lead`.
+    pub fn matches(&self, lead: &Lead) -> bool {
+        match self {
+            Condition::Equals {
+                field,
+                value,
+                case_sensitive,
+            } => scalar_matches(get(lead, field), value, *case_sensitive),
+            Condition::In {
+                field,
+                values,
+                case_sensitive,
+            } => {
+                let v = get(lead, field);
+                values.iter().any(|w| scalar_matches(v, w, *case_sensitive))
+            }
+            Condition::Prefix {
+                field,
+                prefixes,
+                case_sensitive,
+            } => any_str(get(lead, field), &mut |s| {
+                prefixes.iter().any(|p| str_prefix(s, p, *case_sensitive))
+            }),
+            Condition::Range {
+                field,
+                gt,
+                gte,
+                lt,
+                lte,
+            } => as_num(get(lead, field)).is_some_and(|n| {
+                gt.is_none_or(|b| n > b)
+                    && gte.is_none_or(|b| n >= b)
+                    && lt.is_none_or(|b| n < b)
+                    && lte.is_none_or(|b| n <= b)
+            }),
+            Condition::Exists { field, present } => {
+                !matches!(get(lead, field), Val::Absent) == *present
+            }
+            Condition::Regex { field, re } => match get(lead, field) {
+                Val::Num(n) => re.is_match(itoa_f64(n).as_str()),
+                v => any_str(v, &mut |s| re.is_match(s)),
+            },
+            Condition::All(cs) => cs.iter().all(|c| c.matches(lead)),
+            Condition::Any(cs) => cs.iter().any(|c| c.matches(lead)),
+            Condition::Not(c) => !c.matches(lead),
+        }
+    }
+}
+
+/// Numbers matched by a regex are formatted without a trailing `.0` (`25`, not `25.0`). This
+/// allocates, but only for regexes over numeric fields, which are rare.
+fn itoa_f64(n: f64) -> String {
+    if n.fract() == 0.0 && n.abs() < 1e15 {
+        format!("{}", n as i64)
+    } else {
+        format!("{n}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn lead() -> Lead {
+        let mut l = Lead {
+            source: "form".into(),
+            email: Some("ana@acme.de".into()),
+            country: Some("DE".into()),
+            seats: Some(250),
+            score: Some(72.5),
+            industry: Some("Software".into()),
+            product_interest: vec!["Analytics".into(), "CRM".into()],
+            consent: Some(true),
+            ..Lead::default()
+        };
+        l.custom.insert("plan".into(), json!("Enterprise"));
+        l.custom.insert("tags".into(), json!(["vip", "event"]));
+        l
+    }
+
+    fn f(name: &str) -> Field {
+        Field::parse(name).expect("known field")
+    }
+
+    #[test]
+    fn equals_is_case_insensitive_by_default() {
+        let l = lead();
+        let c = |v: &str, cs| Condition::Equals {
+            field: f("country"),
+            value: Scalar::Str(v.into()),
+            case_sensitive: cs,
+        };
+        assert!(c("de", false).matches(&l));
+        assert!(!c("de", true).matches(&l));
+        assert!(!c("FR", false).matches(&l));
+        let num = Condition::Equals {
+            field: f("seats"),
+            value: Scalar::Num(250.0),
+            case_sensitive: false,
+        };
+        assert!(num.matches(&l));
+        let b = Condition::Equals {
+            field: f("consent"),
+            value: Scalar::Bool(true),
+            case_sensitive: false,
+        };
+        assert!(b.matches(&l));
+    }
+
+    #[test]
+    fn in_list_matches_any_value_and_list_fields() {
+        let l = lead();
+        let c = Condition::In {
+            field: f("country"),
+            values: vec![Scalar::Str("AT".into()), Scalar::Str("DE".into())],
+            case_sensitive: false,
+        };
+        assert!(c.matches(&l));
+        let p = Condition::In {
+            field: f("product_interest"),
+            values: vec![Scalar::Str("crm".into())],
+            case_sensitive: false,
+        };
+        assert!(p.matches(&l));
+        let none = Condition::In {
+            field: f("industry"),
+            values: vec![],
+            case_sensitive: false,
+        };
+        assert!(!none.matches(&l));
+    }
+
+    #[test]
+    fn prefix_matches_start_only() {
+        let l = lead();
+        let c = |p: &str| Condition::Prefix {
+            field: f("industry"),
+            prefixes: vec![p.into()],
+            case_sensitive: false,
+        };
+        assert!(c("soft").matches(&l));
+        assert!(!c("ware").matches(&l));
+        assert!(!c("Softwares").matches(&l));
+    }
+
+    #[test]
+    fn numeric_ranges_respect_bounds() {
+        let l = lead();
+        let r = |gt, gte, lt, lte| Condition::Range {
+            field: f("seats"),
+            gt,
+            gte,
+            lt,
+            lte,
+        };
+        assert!(r(None, Some(250.0), None, None).matches(&l));
+        assert!(!r(Some(250.0), None, None, None).matches(&l));
+        assert!(r(None, None, None, Some(250.0)).matches(&l));
+        assert!(!r(None, None, Some(250.0), None).matches(&l));
+        assert!(r(Some(100.0), None, Some(1000.0), None).matches(&l));
+        // A missing field is never in range.
+        let missing = Condition::Range {
+            field: f("deal_value"),
+            gt: None,
+            gte: Some(0.0),
+            lt: None,
+            lte: None,
+        };
+        assert!(!missing.matches(&l));
+    }
+
+    #[test]
+    fn exists_checks_presence() {
+        let l = lead();
+        let e = |name: &str, present| Condition::Exists {
+            field: f(name),
+            present,
+        };
+        assert!(e("email", true).matches(&l));
+        assert!(e("phone", false).matches(&l));
+        assert!(e("custom.plan", true).matches(&l));
+        assert!(!e("custom.other", true).matches(&l));
+        assert!(!e("product_interest", false).matches(&l));
+    }
+
+    #[test]
+    fn regex_matches_strings_lists_and_numbers() {
+        let l = lead();
+        let re = |name: &str, r: &str| Condition::Regex {
+            field: f(name),
+            re: Regex::new(r).expect("regex"),
+        };
+        assert!(re("email", r"@acme\.(de|com)$").matches(&l));
+        assert!(!re("email", r"@gmail\.com$").matches(&l));
+        assert!(re("custom.tags", "^vip$").matches(&l));
+        assert!(re("seats", "^25[0-9]$").matches(&l));
+        assert!(re("email_domain", "^acme").matches(&l));
+    }
+
+    #[test]
+    fn combinators_compose() {
+        let l = lead();
+        let de = Condition::Equals {
+            field: f("country"),
+            value: Scalar::Str("DE".into()),
+            case_sensitive: false,
+        };
+        let fr = Condition::Equals {
+            field: f("country"),
+            value: Scalar::Str("FR".into()),
+            case_sensitive: false,
+        };
+        assert!(Condition::All(vec![de.clone()]).matches(&l));
+        assert!(!Condition::All(vec![de.clone(), fr.clone()]).matches(&l));
+        assert!(Condition::Any(vec![fr.clone(), de.clone()]).matches(&l));
+        assert!(!Condition::Any(vec![]).matches(&l));
+        assert!(Condition::All(vec![]).matches(&l));
+        assert!(Condition::Not(Box::new(fr)).matches(&l));
+        assert!(!Condition::Not(Box::new(de)).matches(&l));
+    }
+
+    #[test]
+    fn field_names_parse() {
+        for name in FIELD_NAMES.iter().filter(|n| !n.contains('<')) {
+            assert!(Field::parse(name).is_some(), "{name}");
+        }
+        assert_eq!(Field::parse("custom.x"), Some(Field::Custom("x".into())));
+        assert_eq!(Field::parse("custom."), None);
+        assert_eq!(Field::parse("nope"), None);
+    }
+}
