@@ -9,3 +9,4 @@ pub mod record;
 pub mod routing;
 pub mod rules;
 pub mod state;
+pub mod worker;

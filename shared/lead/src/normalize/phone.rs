@@ -1,0 +1,144 @@
+//! Phone numbers: E.164 via the `phonenumber` crate (libphonenumber metadata).
+
+use phonenumber::{Mode, country};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
+/// The outcome of normalizing a phone number.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Phone {
+    /// A valid number, in E.164 (`+4930123456`), and its extension if one was written.
+    Valid {
+        e164: String,
+        extension: Option<String>,
+    },
+    /// Not parseable or not a valid number for its country.
+    Invalid,
+}
+
+/// Parses `raw` as a phone number, with `region` (alpha-2) as the country for numbers written
+/// in national format (ignored for numbers starting with `+`). Never panics: the parser has panicked on odd input in the past, so it
+/// runs under `catch_unwind` and a panic counts as an invalid number.
+pub(crate) fn normalize(raw: &str, region: Option<&str>) -> Phone {
+    // A number in international format does not depend on the region; the parser sometimes
+    // rejects one when given a region anyway (`+39 06 ...` with `JP`).
+    let international = raw.trim_start().starts_with('+');
+    let id = region
+        .filter(|_| !international)
+        .and_then(|r| r.parse::<country::Id>().ok());
+    let parsed = catch_unwind(AssertUnwindSafe(|| {
+        let number = phonenumber::parse(id, raw).ok()?;
+        if !phonenumber::is_valid(&number) {
+            return None;
+        }
+        let e164 = number.format().mode(Mode::E164).to_string();
+        // The output must stand on its own: some numbers pass with a region hint (`00 7 831
+        // ...` from DE) while their E.164 form does not; keeping those would make
+        // renormalization drop a phone it had accepted.
+        let reparsed = phonenumber::parse(None, &e164).ok()?;
+        if !phonenumber::is_valid(&reparsed)
+            || reparsed.format().mode(Mode::E164).to_string() != e164
+        {
+            return None;
+        }
+        let extension = number
+            .extension()
+            .map(ToString::to_string)
+            .filter(|e| !e.is_empty());
+        Some(Phone::Valid { e164, extension })
+    }));
+    match parsed {
+        Ok(Some(phone)) => phone,
+        _ => Phone::Invalid,
+    }
+}
+
+/// Whether a raw phone value has enough digits to be a phone number at all; `n/a`, `-` or
+/// `keine` do not count as a phone when checking that a lead can be contacted.
+pub(crate) fn looks_like_phone(raw: &str) -> bool {
+    raw.chars().filter(|c| c.is_numeric()).count() >= 5
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn e164(raw: &str, region: Option<&str>) -> Option<String> {
+        match normalize(raw, region) {
+            Phone::Valid { e164, .. } => Some(e164),
+            Phone::Invalid => None,
+        }
+    }
+
+    #[test]
+    fn international_and_national_formats() {
+        for (raw, region, want) in [
+            ("+49 30 901820", None, "+4930901820"),
+            ("+49 (0)30 901820", None, "+4930901820"),
+            ("030 901820", Some("DE"), "+4930901820"),
+            ("0049 30 901820", Some("DE"), "+4930901820"),
+            ("(650) 253-0000", Some("US"), "+16502530000"),
+            ("650.253.0000", Some("US"), "+16502530000"),
+            ("+1 650 253 0000", Some("DE"), "+16502530000"),
+            ("020 7946 0958", Some("GB"), "+442079460958"),
+            ("06 12 34 56 78", Some("FR"), "+33612345678"),
+            ("+39 06 6982 0000", None, "+390669820000"),
+            ("tel:+44-20-7946-0958", None, "+442079460958"),
+        ] {
+            assert_eq!(e164(raw, region).as_deref(), Some(want), "{raw} {region:?}");
+            assert_eq!(
+                e164(want, None).as_deref(),
+                Some(want),
+                "E.164 output reparses to itself"
+            );
+            assert_eq!(
+                e164(want, Some("JP")).as_deref(),
+                Some(want),
+                "region hint ignored for +"
+            );
+        }
+    }
+
+    #[test]
+    fn extension_is_kept_apart() {
+        assert_eq!(
+            normalize("+1 650-253-0000 ext. 123", None),
+            Phone::Valid {
+                e164: "+16502530000".into(),
+                extension: Some("123".into())
+            }
+        );
+    }
+
+    #[test]
+    fn invalid_numbers() {
+        for (raw, region) in [
+            ("030 901820", None),
+            ("12345", Some("DE")),
+            ("+49 1", None),
+            ("n/a", Some("DE")),
+            ("+999 123 456 789", None),
+            ("  2 22#:", None),
+            ("003-836-4618x3001", Some("CH")),
+            ("0078310000000", Some("DE")),
+            ("", Some("US")),
+        ] {
+            assert_eq!(normalize(raw, region), Phone::Invalid, "{raw} {region:?}");
+        }
+    }
+
+    #[test]
+    fn unknown_region_is_ignored() {
+        assert_eq!(
+            e164("+4930901820", Some("ZZ")).as_deref(),
+            Some("+4930901820")
+        );
+        assert_eq!(e164("030 901820", Some("not a region")), None);
+    }
+
+    #[test]
+    fn digit_count() {
+        assert!(looks_like_phone("030 901820"));
+        assert!(!looks_like_phone("n/a"));
+        assert!(!looks_like_phone("1234"));
+    }
+}

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# leadrouter's whole test suite, on a fresh machine: installs what the tests need, then runs
+# formatting, lints and every test. `.ci/run` calls exactly this.
+#
+# Needs: a Rust toolchain (cargo), python3 with venv/pip. Installs into ./.venv (gitignored):
+# moto's server, the AWS-compatible endpoint the DynamoDB/SQS tests talk to with the real SDK.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "toolchain components"
+rustup component add rustfmt clippy >/dev/null 2>&1 || true
+
+step "python tools (.venv: moto server)"
+if [ ! -x .venv/bin/moto_server ]; then
+  python3 -m venv .venv
+  .venv/bin/pip install --quiet --disable-pip-version-check 'moto[server]>=5,<6'
+fi
+export MOTO_SERVER="$root/.venv/bin/moto_server"
+
+# Tests start their own moto servers on free loopback ports; make sure none outlives the run.
+cleanup() { pkill -f "$root/.venv/bin/moto_server" 2>/dev/null || true; }
+trap cleanup EXIT
+
+step "cargo fmt --check"
+cargo fmt --all -- --check
+
+step "cargo clippy"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+step "cargo test"
+cargo test --workspace --locked --no-fail-fast
