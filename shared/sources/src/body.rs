@@ -1,0 +1,338 @@
+//! Request bodies: content-type parsing, JSON, `application/x-www-form-urlencoded`, and a small
+//! strict `multipart/form-data` parser (text parts only).
+
+use serde_json::{Map, Value};
+
+use crate::SourceError;
+
+/// Most parts a multipart body may have.
+pub const MAX_MULTIPART_PARTS: usize = 512;
+/// Largest multipart part, in bytes.
+pub const MAX_PART_BYTES: usize = 1024 * 1024;
+/// Longest multipart part header line, in bytes.
+const MAX_HEADER_LINE: usize = 2048;
+
+/// The broad kind of a request body, from its `Content-Type`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BodyKind {
+    /// `application/json`, `text/json`, `application/*+json`.
+    Json,
+    /// `application/x-www-form-urlencoded`.
+    UrlEncoded,
+    /// `multipart/form-data` with its boundary (`None` when the parameter is missing/invalid).
+    Multipart(Option<String>),
+    /// No content type was sent.
+    Missing,
+    /// Anything else.
+    Other,
+}
+
+/// A parsed `Content-Type` header value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContentType {
+    /// Lower-cased media type without parameters (`application/json`).
+    pub media_type: String,
+    /// What the body is.
+    pub kind: BodyKind,
+}
+
+impl ContentType {
+    /// Parses a header value; never fails (unknown types are [`BodyKind::Other`]).
+    pub fn parse(header: &str) -> ContentType {
+        let mut parts = header.split(';');
+        let media_type: String = parts
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase()
+            .chars()
+            .take(100)
+            .collect();
+        let kind = match media_type.as_str() {
+            "" => BodyKind::Missing,
+            "application/json" | "text/json" => BodyKind::Json,
+            m if m.starts_with("application/") && m.ends_with("+json") => BodyKind::Json,
+            "application/x-www-form-urlencoded" => BodyKind::UrlEncoded,
+            "multipart/form-data" => BodyKind::Multipart(boundary(parts)),
+            _ => BodyKind::Other,
+        };
+        ContentType { media_type, kind }
+    }
+
+    pub(crate) fn unsupported(&self, source: &'static str) -> SourceError {
+        SourceError::UnsupportedContentType {
+            tool: source,
+            content_type: self.media_type.clone(),
+        }
+    }
+}
+
+fn boundary<'a>(params: impl Iterator<Item = &'a str>) -> Option<String> {
+    for param in params {
+        let Some((k, v)) = param.split_once('=') else {
+            continue;
+        };
+        if !k.trim().eq_ignore_ascii_case("boundary") {
+            continue;
+        }
+        let v = v.trim();
+        let v = v
+            .strip_prefix('"')
+            .and_then(|v| v.strip_suffix('"'))
+            .unwrap_or(v);
+        // RFC 2046: 1 to 70 characters from a restricted set.
+        let ok = !v.is_empty()
+            && v.len() <= 70
+            && v.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"'()+_,-./:=? ".contains(&b))
+            && !v.ends_with(' ');
+        return ok.then(|| v.to_owned());
+    }
+    None
+}
+
+/// Parses a JSON body.
+pub fn json(body: &[u8]) -> Result<Value, SourceError> {
+    serde_json::from_slice(body).map_err(|_| SourceError::Malformed("body is not valid JSON"))
+}
+
+/// Parses a JSON body that must be an object.
+pub fn json_object(body: &[u8]) -> Result<Map<String, Value>, SourceError> {
+    match json(body)? {
+        Value::Object(o) => Ok(o),
+        _ => Err(SourceError::Malformed("body is not a JSON object")),
+    }
+}
+
+/// Parses an urlencoded body into ordered `(name, value)` pairs.
+pub fn urlencoded(body: &[u8]) -> Result<Vec<(String, String)>, SourceError> {
+    serde_urlencoded::from_bytes::<Vec<(String, String)>>(body)
+        .map_err(|_| SourceError::Malformed("body is not valid form-urlencoded data"))
+}
+
+/// Parses the text fields of a form body (urlencoded or multipart) into ordered pairs.
+pub fn form_pairs(ct: &ContentType, body: &[u8]) -> Result<Vec<(String, String)>, SourceError> {
+    match &ct.kind {
+        BodyKind::UrlEncoded | BodyKind::Missing => urlencoded(body),
+        BodyKind::Multipart(Some(b)) => multipart(b, body),
+        BodyKind::Multipart(None) => Err(SourceError::Malformed(
+            "multipart body without a valid boundary parameter",
+        )),
+        _ => Err(SourceError::Malformed("not a form body")),
+    }
+}
+
+/// Folds ordered pairs into an object; repeated names become arrays (in order).
+pub fn pairs_to_object(pairs: Vec<(String, String)>) -> Map<String, Value> {
+    let mut out = Map::new();
+    for (k, v) in pairs {
+        match out.get_mut(&k) {
+            None => {
+                out.insert(k, Value::String(v));
+            }
+            Some(Value::Array(a)) => a.push(Value::String(v)),
+            Some(existing) => {
+                let first = existing.take();
+                *existing = Value::Array(vec![first, Value::String(v)]);
+            }
+        }
+    }
+    out
+}
+
+/// Parses a `multipart/form-data` body strictly: CRLF line endings, `form-data` parts with a
+/// `name`, no file parts, no non-text part content types, UTF-8 contents, bounded sizes.
+pub fn multipart(boundary: &str, body: &[u8]) -> Result<Vec<(String, String)>, SourceError> {
+    let delimiter = format!("--{boundary}");
+    let delim = delimiter.as_bytes();
+    let mut pos = find(body, delim, 0).ok_or(SourceError::Malformed("no multipart boundary"))?;
+    let mut out = Vec::new();
+    loop {
+        pos += delim.len();
+        if body[pos..].starts_with(b"--") {
+            return Ok(out); // close delimiter; anything after is the epilogue
+        }
+        // Transport padding is allowed before the CRLF.
+        while body.get(pos).is_some_and(|b| *b == b' ' || *b == b'\t') {
+            pos += 1;
+        }
+        if !body[pos..].starts_with(b"\r\n") {
+            return Err(SourceError::Malformed(
+                "multipart delimiter not followed by CRLF",
+            ));
+        }
+        pos += 2;
+        if out.len() >= MAX_MULTIPART_PARTS {
+            return Err(SourceError::TooLarge);
+        }
+        // Headers end at the first empty line.
+        let header_end = find(body, b"\r\n\r\n", pos).ok_or(SourceError::Malformed(
+            "multipart part headers not terminated",
+        ))?;
+        let name = part_name(&body[pos..header_end])?;
+        let content_start = header_end + 4;
+        let mut next_delim = Vec::with_capacity(delim.len() + 2);
+        next_delim.extend_from_slice(b"\r\n");
+        next_delim.extend_from_slice(delim);
+        let content_end = find(body, &next_delim, content_start)
+            .ok_or(SourceError::Malformed("multipart part not terminated"))?;
+        let content = &body[content_start..content_end];
+        if content.len() > MAX_PART_BYTES {
+            return Err(SourceError::TooLarge);
+        }
+        let text = std::str::from_utf8(content)
+            .map_err(|_| SourceError::Malformed("multipart part is not UTF-8 text"))?;
+        out.push((name, text.to_owned()));
+        pos = content_end + 2;
+    }
+}
+
+/// The `name` of a part, after checking its headers allow a text field.
+fn part_name(headers: &[u8]) -> Result<String, SourceError> {
+    let headers = std::str::from_utf8(headers)
+        .map_err(|_| SourceError::Malformed("multipart part headers are not UTF-8"))?;
+    let mut name = None;
+    for line in headers.split("\r\n") {
+        if line.len() > MAX_HEADER_LINE {
+            return Err(SourceError::TooLarge);
+        }
+        let Some((key, value)) = line.split_once(':') else {
+            return Err(SourceError::Malformed("malformed multipart part header"));
+        };
+        let key = key.trim();
+        if key.eq_ignore_ascii_case("content-disposition") {
+            let mut params = value.split(';');
+            if !params
+                .next()
+                .is_some_and(|d| d.trim().eq_ignore_ascii_case("form-data"))
+            {
+                return Err(SourceError::Malformed("multipart part is not form-data"));
+            }
+            for param in params {
+                let Some((k, v)) = param.split_once('=') else {
+                    continue;
+                };
+                let k = k.trim();
+                if k.eq_ignore_ascii_case("filename") || k.eq_ignore_ascii_case("filename*") {
+                    return Err(SourceError::Malformed(
+                        "multipart file parts are not accepted",
+                    ));
+                }
+                if k.eq_ignore_ascii_case("name") {
+                    name = Some(unquote(v.trim())?);
+                }
+            }
+        } else if key.eq_ignore_ascii_case("content-type") {
+            let ct = value.trim().to_ascii_lowercase();
+            if !ct.starts_with("text/plain") {
+                return Err(SourceError::Malformed("multipart part is not text/plain"));
+            }
+        }
+    }
+    name.ok_or(SourceError::Malformed("multipart part without a name"))
+}
+
+fn unquote(v: &str) -> Result<String, SourceError> {
+    let Some(inner) = v.strip_prefix('"') else {
+        return Ok(v.to_owned());
+    };
+    let mut out = String::with_capacity(inner.len());
+    let mut chars = inner.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => match chars.next() {
+                Some(e) => out.push(e),
+                None => break,
+            },
+            '"' => return Ok(out),
+            c => out.push(c),
+        }
+    }
+    Err(SourceError::Malformed(
+        "unterminated quoted multipart parameter",
+    ))
+}
+
+fn find(haystack: &[u8], needle: &[u8], from: usize) -> Option<usize> {
+    if needle.is_empty() || from > haystack.len() {
+        return None;
+    }
+    haystack[from..]
+        .windows(needle.len())
+        .position(|w| w == needle)
+        .map(|p| p + from)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ct(s: &str) -> ContentType {
+        ContentType::parse(s)
+    }
+
+    #[test]
+    fn content_types() {
+        assert_eq!(ct("application/json; charset=utf-8").kind, BodyKind::Json);
+        assert_eq!(ct("application/vnd.api+json").kind, BodyKind::Json);
+        assert_eq!(ct("").kind, BodyKind::Missing);
+        assert_eq!(
+            ct("multipart/form-data; boundary=\"abc 1\"").kind,
+            BodyKind::Multipart(Some("abc 1".into()))
+        );
+        assert_eq!(ct("multipart/form-data").kind, BodyKind::Multipart(None));
+        assert_eq!(
+            ct("Application/X-WWW-Form-Urlencoded").kind,
+            BodyKind::UrlEncoded
+        );
+    }
+
+    #[test]
+    fn multipart_text_fields() {
+        let body = b"preamble\r\n--XyZ\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\none\r\n--XyZ\r\nContent-Disposition: form-data; name=\"b\"\r\nContent-Type: text/plain; charset=utf-8\r\n\r\ntwo\r\nlines\r\n--XyZ--\r\n";
+        assert_eq!(
+            multipart("XyZ", body).expect("parses"),
+            vec![
+                ("a".to_owned(), "one".to_owned()),
+                ("b".to_owned(), "two\r\nlines".to_owned())
+            ]
+        );
+    }
+
+    #[test]
+    fn multipart_rejects_files_binary_and_garbage() {
+        let file = b"--b\r\nContent-Disposition: form-data; name=\"f\"; filename=\"x.png\"\r\n\r\n\x89PNG\r\n--b--";
+        assert!(multipart("b", file).is_err());
+        let octet = b"--b\r\nContent-Disposition: form-data; name=\"f\"\r\nContent-Type: application/octet-stream\r\n\r\nx\r\n--b--";
+        assert!(multipart("b", octet).is_err());
+        let binary = b"--b\r\nContent-Disposition: form-data; name=\"f\"\r\n\r\n\xff\xfe\r\n--b--";
+        assert!(multipart("b", binary).is_err());
+        assert!(multipart("b", b"--b\r\nno headers").is_err());
+        assert!(
+            multipart(
+                "b",
+                b"--b\nContent-Disposition: form-data; name=\"a\"\n\nx\n--b--"
+            )
+            .is_err()
+        );
+        assert!(multipart("b", b"nothing here").is_err());
+        let unnamed = b"--b\r\nContent-Disposition: form-data\r\n\r\nx\r\n--b--";
+        assert!(multipart("b", unnamed).is_err());
+    }
+
+    #[test]
+    fn multipart_rejects_oversized_parts() {
+        let mut body = b"--b\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\n".to_vec();
+        body.extend(std::iter::repeat_n(b'a', MAX_PART_BYTES + 1));
+        body.extend_from_slice(b"\r\n--b--");
+        assert_eq!(multipart("b", &body), Err(SourceError::TooLarge));
+    }
+
+    #[test]
+    fn repeated_names_become_arrays() {
+        let pairs = urlencoded(b"a=1&b=2&a=3").expect("parses");
+        let obj = pairs_to_object(pairs);
+        assert_eq!(obj["a"], serde_json::json!(["1", "3"]));
+        assert_eq!(obj["b"], serde_json::json!("2"));
+    }
+}

@@ -1,0 +1,476 @@
+//! Field-name mapping: the admin's per-source overrides ([`Mapping`]), the default
+//! heuristics that recognise common field names ([`default_canonical`]), and the collector
+//! every adapter writes into.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::{Decoded, SourceError};
+
+/// The canonical lead field names a tool field can be mapped to (besides `custom.<key>`).
+pub const CANONICAL_FIELDS: &[&str] = &[
+    "email",
+    "phone",
+    "first_name",
+    "last_name",
+    "name",
+    "company",
+    "website",
+    "company_domain",
+    "job_title",
+    "country",
+    "region",
+    "city",
+    "postal_code",
+    "industry",
+    "product_interest",
+    "seats",
+    "deal_value",
+    "currency",
+    "score",
+    "language",
+    "utm_source",
+    "utm_medium",
+    "utm_campaign",
+    "utm_term",
+    "utm_content",
+    "landing_page",
+    "consent",
+    "message",
+    "external_id",
+];
+
+/// Canonical fields whose value is text: a JSON number sent for one of them is written as its
+/// decimal string (Webflow sends phone numbers as numbers).
+const TEXT_FIELDS: &[&str] = &[
+    "email",
+    "phone",
+    "first_name",
+    "last_name",
+    "name",
+    "company",
+    "website",
+    "company_domain",
+    "job_title",
+    "country",
+    "region",
+    "city",
+    "postal_code",
+    "industry",
+    "currency",
+    "language",
+    "utm_source",
+    "utm_medium",
+    "utm_campaign",
+    "utm_term",
+    "utm_content",
+    "landing_page",
+    "message",
+];
+
+/// An admin's overrides for one source: from a tool's field id, ref, label or key to a canonical
+/// field name (see [`CANONICAL_FIELDS`]) or to `custom.<key>` (keep the value in `custom`
+/// under another name).
+///
+/// Overrides are applied before the default heuristics. A tool field is matched on each of its
+/// identifiers exactly first, then case-insensitively.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Mapping {
+    /// Tool field identifier to target.
+    #[serde(default)]
+    pub fields: BTreeMap<String, String>,
+}
+
+/// Where a mapped value goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Target {
+    Canonical(&'static str),
+    Custom(String),
+}
+
+impl Mapping {
+    /// Checks that every target is a canonical field or `custom.<non-empty key>`.
+    pub fn validate(&self) -> Result<(), SourceError> {
+        for target in self.fields.values() {
+            if parse_target(target).is_none() {
+                return Err(SourceError::InvalidMapping(
+                    target.chars().take(64).collect(),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The target for a tool field known by `ids` (in the tool's preference order).
+    fn lookup(&self, ids: &[&str]) -> Option<Target> {
+        if self.fields.is_empty() {
+            return None;
+        }
+        for id in ids {
+            if let Some(t) = self.fields.get(*id) {
+                return parse_target(t);
+            }
+        }
+        for id in ids {
+            if let Some((_, t)) = self.fields.iter().find(|(k, _)| k.eq_ignore_ascii_case(id)) {
+                return parse_target(t);
+            }
+        }
+        None
+    }
+}
+
+fn parse_target(target: &str) -> Option<Target> {
+    if let Some(key) = target.strip_prefix("custom.") {
+        return (!key.is_empty()).then(|| Target::Custom(key.to_owned()));
+    }
+    canonical(target).map(Target::Canonical)
+}
+
+fn canonical(name: &str) -> Option<&'static str> {
+    CANONICAL_FIELDS.iter().copied().find(|c| *c == name)
+}
+
+/// Normalizes a field label for the heuristics: camelCase split, lower-cased, punctuation to
+/// single spaces, and leading question phrasing ("What is your ...") removed.
+pub fn normalize_label(label: &str) -> String {
+    let mut spaced = String::with_capacity(label.len() + 8);
+    let mut prev_lower = false;
+    for c in label.chars() {
+        if c.is_uppercase() && prev_lower {
+            spaced.push(' ');
+        }
+        prev_lower = c.is_lowercase() || c.is_ascii_digit();
+        spaced.push(c);
+    }
+    let lowered = spaced.to_lowercase();
+    let mut out = String::with_capacity(lowered.len());
+    for c in lowered.chars() {
+        if c.is_alphanumeric() {
+            out.push(c);
+        } else if !out.is_empty() && !out.ends_with(' ') {
+            out.push(' ');
+        }
+    }
+    let mut s = out.trim_end().to_owned();
+    for prefix in [
+        "what is your ",
+        "what s your ",
+        "whats your ",
+        "please enter your ",
+        "please provide your ",
+        "enter your ",
+        "your ",
+    ] {
+        if let Some(rest) = s.strip_prefix(prefix) {
+            s = rest.to_owned();
+            break;
+        }
+    }
+    s
+}
+
+/// The canonical field a tool field label most likely means, by the default heuristics.
+///
+/// Deliberately conservative: a wrong guess would make normalization reject the lead, whereas
+/// an unmapped field is merely kept in `custom`.
+pub fn default_canonical(label: &str) -> Option<&'static str> {
+    let n = normalize_label(label);
+    if let Some(c) = lookup_normalized(&n) {
+        return Some(c);
+    }
+    // "Email 2" (Webflow numbers duplicate field names).
+    let (head, tail) = n.rsplit_once(' ')?;
+    if tail.chars().all(|c| c.is_ascii_digit()) {
+        return lookup_normalized(head);
+    }
+    None
+}
+
+fn lookup_normalized(n: &str) -> Option<&'static str> {
+    Some(match n {
+        "email" | "e mail" | "email address" | "e mail address" | "work email"
+        | "business email" | "user email" | "mail" | "email id" | "emailaddress"
+        | "work email address" => "email",
+        "phone" | "phone number" | "telephone" | "telephone number" | "tel" | "mobile"
+        | "mobile phone" | "mobile number" | "mobilephone" | "cell" | "cell phone"
+        | "work phone" | "business phone" | "user phone" | "phone no" | "contact number"
+        | "phonenumber" | "work phone number" => "phone",
+        "first name" | "firstname" | "given name" | "forename" => "first_name",
+        "last name" | "lastname" | "surname" | "family name" => "last_name",
+        "name" | "full name" | "fullname" | "contact name" => "name",
+        "company" | "company name" | "companyname" | "organization" | "organisation"
+        | "organization name" | "organisation name" | "business name" | "employer" => "company",
+        "website" | "web site" | "company website" | "website url" | "url" | "homepage" => {
+            "website"
+        }
+        "company domain" | "domain" => "company_domain",
+        "job title" | "jobtitle" | "title" | "position" | "role" | "job role" | "designation" => {
+            "job_title"
+        }
+        "country" | "country code" => "country",
+        "region" | "state" | "province" | "state province" | "state code" | "county" => "region",
+        "city" | "town" => "city",
+        "postal code" | "zip" | "zip code" | "zipcode" | "postcode" | "post code" => "postal_code",
+        "industry" => "industry",
+        "product interest" | "products" | "product" | "interested in" => "product_interest",
+        "seats" | "number of seats" | "seat count" | "licenses" | "number of licenses" => "seats",
+        "deal value" | "deal size" | "expected deal value" => "deal_value",
+        "currency" => "currency",
+        "score" | "lead score" => "score",
+        "language" | "preferred language" => "language",
+        "utm source" => "utm_source",
+        "utm medium" => "utm_medium",
+        "utm campaign" => "utm_campaign",
+        "utm term" => "utm_term",
+        "utm content" => "utm_content",
+        "landing page" | "landing page url" | "page url" | "page uri" => "landing_page",
+        "consent" | "gdpr consent" | "marketing consent" | "opt in" | "optin" => "consent",
+        "message"
+        | "comments"
+        | "comment"
+        | "description"
+        | "notes"
+        | "inquiry"
+        | "enquiry"
+        | "how can we help"
+        | "how can we help you" => "message",
+        _ => return None,
+    })
+}
+
+/// Collects one lead's fields while an adapter walks a payload.
+pub(crate) struct Sink<'m> {
+    mapping: &'m Mapping,
+    fields: Map<String, Value>,
+    custom: Map<String, Value>,
+    external_id: Option<String>,
+    /// The tool flagged the lead as a test.
+    pub is_test: bool,
+    /// The payload is a notification only.
+    pub awaiting_enrichment: bool,
+}
+
+impl<'m> Sink<'m> {
+    pub(crate) fn new(mapping: &'m Mapping) -> Self {
+        Sink {
+            mapping,
+            fields: Map::new(),
+            custom: Map::new(),
+            external_id: None,
+            is_test: false,
+            awaiting_enrichment: false,
+        }
+    }
+
+    /// A form answer, known by `ids` (id/ref/key first, human label last). Goes to the admin's
+    /// target, else the heuristic match of any id, else `fallback` (e.g. from the answer's
+    /// type), else `custom[custom_key]`.
+    pub(crate) fn answer(
+        &mut self,
+        ids: &[&str],
+        custom_key: &str,
+        value: Value,
+        fallback: Option<&'static str>,
+    ) {
+        if is_empty(&value) {
+            return;
+        }
+        match self.mapping.lookup(ids) {
+            Some(Target::Canonical(c)) => return self.place(c, custom_key, value),
+            Some(Target::Custom(k)) => return self.custom(&k, value),
+            None => {}
+        }
+        if let Some(c) = ids.iter().find_map(|id| default_canonical(id)).or(fallback) {
+            return self.place(c, custom_key, value);
+        }
+        self.custom(custom_key, value);
+    }
+
+    /// Submission metadata (form ids, timestamps): the admin's target if any, else `custom`.
+    /// No heuristics: metadata names like a form's `name` must not become the lead's name.
+    pub(crate) fn meta(&mut self, key: &str, value: Value) {
+        if is_empty(&value) {
+            return;
+        }
+        match self.mapping.lookup(&[key]) {
+            Some(Target::Canonical(c)) => self.place(c, key, value),
+            Some(Target::Custom(k)) => self.custom(&k, value),
+            None => self.custom(key, value),
+        }
+    }
+
+    /// A value the tool documents as being a canonical field (e.g. Calendly's invitee email),
+    /// unless the admin mapped `key` elsewhere.
+    pub(crate) fn known(&mut self, key: &str, canonical: &'static str, value: Value) {
+        if is_empty(&value) {
+            return;
+        }
+        match self.mapping.lookup(&[key]) {
+            Some(Target::Canonical(c)) => self.place(c, key, value),
+            Some(Target::Custom(k)) => self.custom(&k, value),
+            None => self.place(canonical, key, value),
+        }
+    }
+
+    /// Sets the tool's submission id (first one wins).
+    pub(crate) fn external_id(&mut self, value: &Value) {
+        if self.external_id.is_none() {
+            self.external_id = scalar_string(value);
+        }
+    }
+
+    fn place(&mut self, canonical: &'static str, custom_key: &str, value: Value) {
+        if canonical == "external_id" {
+            if self.external_id.is_none()
+                && let Some(s) = scalar_string(&value)
+            {
+                self.external_id = Some(s);
+                return;
+            }
+            return self.custom(custom_key, value);
+        }
+        let value = match value {
+            Value::Number(n) if TEXT_FIELDS.contains(&canonical) => Value::String(n.to_string()),
+            v => v,
+        };
+        match self.fields.get(canonical) {
+            None => {
+                self.fields.insert(canonical.to_owned(), value);
+            }
+            Some(existing) if *existing == value => {}
+            Some(_) => self.custom(custom_key, value),
+        }
+    }
+
+    /// Stores a value in `custom`, suffixing `_2`, `_3`, ... on key clashes (an identical value
+    /// already stored under the key or a suffixed key is not repeated).
+    pub(crate) fn custom(&mut self, key: &str, value: Value) {
+        if is_empty(&value) {
+            return;
+        }
+        let key = if key.is_empty() { "field" } else { key };
+        let mut candidate = key.to_owned();
+        let mut n = 1usize;
+        loop {
+            match self.custom.get(&candidate) {
+                None => {
+                    self.custom.insert(candidate, value);
+                    return;
+                }
+                Some(existing) if *existing == value => return,
+                Some(_) => {
+                    n += 1;
+                    candidate = format!("{key}_{n}");
+                }
+            }
+        }
+    }
+
+    /// Whether the submission id has been set.
+    pub(crate) fn has_external_id(&self) -> bool {
+        self.external_id.is_some()
+    }
+
+    pub(crate) fn finish(self) -> Decoded {
+        let mut fields = self.fields;
+        if !self.custom.is_empty() {
+            fields.insert("custom".to_owned(), Value::Object(self.custom));
+        }
+        Decoded {
+            fields,
+            external_id: self.external_id,
+            is_test: self.is_test,
+            awaiting_enrichment: self.awaiting_enrichment,
+        }
+    }
+}
+
+/// Null, empty strings (after trimming) and empty arrays/objects carry nothing.
+pub(crate) fn is_empty(value: &Value) -> bool {
+    match value {
+        Value::Null => true,
+        Value::String(s) => s.trim().is_empty(),
+        Value::Array(a) => a.iter().all(is_empty),
+        Value::Object(o) => o.values().all(is_empty),
+        _ => false,
+    }
+}
+
+/// A scalar as a string (ids arrive as strings or as JSON numbers).
+pub(crate) fn scalar_string(value: &Value) -> Option<String> {
+    match value {
+        Value::String(s) if !s.trim().is_empty() => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+/// Numeric ids become strings (so 64-bit ids survive every JSON consumer); other values pass.
+pub(crate) fn id_value(value: Value) -> Value {
+    match value {
+        Value::Number(n) => Value::String(n.to_string()),
+        v => v,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn heuristics() {
+        for (label, want) in [
+            ("Email", Some("email")),
+            ("email_address", Some("email")),
+            ("work_email", Some("email")),
+            ("workEmail", Some("email")),
+            ("Company name", Some("company")),
+            ("Phone number", Some("phone")),
+            ("PHONE_NUMBER", Some("phone")),
+            ("Full Name", Some("name")),
+            ("FULL_NAME", Some("name")),
+            ("firstName", Some("first_name")),
+            ("What is your first name?", Some("first_name")),
+            ("What's your email?", Some("email")),
+            ("Email 2", Some("email")),
+            ("utm_campaign", Some("utm_campaign")),
+            ("zip", Some("postal_code")),
+            ("Team size", None),
+            ("Budget", None),
+            ("readable_ref_email", None),
+        ] {
+            assert_eq!(default_canonical(label), want, "{label}");
+        }
+    }
+
+    #[test]
+    fn mapping_exact_before_case_insensitive() {
+        let m = Mapping {
+            fields: [
+                ("Foo".to_owned(), "email".to_owned()),
+                ("foo".to_owned(), "phone".to_owned()),
+                ("bar".to_owned(), "custom.renamed".to_owned()),
+            ]
+            .into(),
+        };
+        assert_eq!(m.lookup(&["foo"]), Some(Target::Canonical("phone")));
+        assert_eq!(m.lookup(&["FOO"]), Some(Target::Canonical("email")));
+        assert_eq!(m.lookup(&["BAR"]), Some(Target::Custom("renamed".into())));
+        assert!(m.validate().is_ok());
+        let bad = Mapping {
+            fields: [("x".to_owned(), "custom".to_owned())].into(),
+        };
+        assert!(bad.validate().is_err());
+    }
+
+    #[test]
+    fn mapping_deserializes_strictly() {
+        let m: Mapping = serde_json::from_str(r#"{"fields":{"q1":"email"}}"#).expect("valid");
+        assert_eq!(m.fields.get("q1").map(String::as_str), Some("email"));
+        assert!(serde_json::from_str::<Mapping>(r#"{"fields":{},"extra":1}"#).is_err());
+    }
+}

@@ -1,0 +1,149 @@
+//! Jotform webhooks: a `multipart/form-data` (or urlencoded) POST with the submission's
+//! answers as JSON in the `rawRequest` field.
+//!
+//! Documented at <https://www.jotform.com/help/245-how-to-setup-a-webhook-with-jotform/> (the
+//! sample reads `$_REQUEST['rawRequest']`, `json_decode`s it and picks answers such as
+//! `q3_name` / `q4_email`; `submissionID` and `formID` are plain fields).
+//!
+//! * `rawRequest` keys of the form `q<N>_<name>` are answers. Each is matched on the full key,
+//!   then `<name>`, then `<name>` without trailing digits (`q247_fullName247`).
+//! * Widgets: a full-name object (`first`, `last`, ...) fills `first_name`/`last_name`; a phone
+//!   object uses `full` (else `area` + `phone`) for `phone`; an address object fills `city`,
+//!   `region` (`state`), `postal_code` (`postal`) and `country`. Their remaining parts go to
+//!   `custom` as `<key>.<part>`.
+//! * Unmatched answers go to `custom` under their `q<N>_<name>` key; other `rawRequest` keys
+//!   (`slug`, `event_id`, `path`, ...) go to `custom` under their names.
+//! * `submissionID` is the external id; `formID` (as `form_id`), `formTitle` (as `form_title`),
+//!   `ip`, `username`, `type`, `webhookURL` go to `custom`. `pretty` (a human-readable
+//!   rendering of the same answers) is not kept.
+
+use serde_json::{Map, Value};
+
+use crate::body::{self, BodyKind, ContentType};
+use crate::mapping::{Mapping, Sink, id_value};
+use crate::{Decoded, SourceError};
+
+/// Decodes a Jotform webhook body.
+pub fn decode(ct: &ContentType, bytes: &[u8], mapping: &Mapping) -> Result<Decoded, SourceError> {
+    let mut outer = match ct.kind {
+        BodyKind::Multipart(_) | BodyKind::UrlEncoded | BodyKind::Missing => {
+            body::pairs_to_object(body::form_pairs(ct, bytes)?)
+        }
+        _ => return Err(ct.unsupported("jotform")),
+    };
+    let raw = match outer.remove("rawRequest") {
+        Some(Value::String(s)) => match body::json(s.as_bytes())? {
+            Value::Object(o) => o,
+            _ => return Err(SourceError::Malformed("rawRequest is not a JSON object")),
+        },
+        _ => return Err(SourceError::Malformed("rawRequest field is missing")),
+    };
+    drop(outer.remove("pretty"));
+
+    let mut sink = Sink::new(mapping);
+    if let Some(id) = outer.remove("submissionID") {
+        sink.external_id(&id);
+    }
+    for (k, v) in raw {
+        match question_label(&k) {
+            Some(label) => answer(&mut sink, &k, label, v),
+            None => sink.meta(&k, v),
+        }
+    }
+    for (from, to) in [("formID", "form_id"), ("formTitle", "form_title")] {
+        if let Some(v) = outer.remove(from) {
+            sink.meta(to, id_value(v));
+        }
+    }
+    for (k, v) in outer {
+        sink.meta(&k, v);
+    }
+    Ok(sink.finish())
+}
+
+/// `q12_fullName12` -> `fullName12`.
+fn question_label(key: &str) -> Option<&str> {
+    let rest = key.strip_prefix('q')?;
+    let (num, label) = rest.split_once('_')?;
+    (!num.is_empty() && num.bytes().all(|b| b.is_ascii_digit()) && !label.is_empty())
+        .then_some(label)
+}
+
+fn answer(sink: &mut Sink<'_>, key: &str, label: &str, value: Value) {
+    let trimmed = label.trim_end_matches(|c: char| c.is_ascii_digit());
+    let ids: Vec<&str> = [key, label, trimmed]
+        .into_iter()
+        .filter(|s| !s.is_empty())
+        .collect();
+    match value {
+        Value::Object(o) if o.contains_key("first") || o.contains_key("last") => {
+            widget(
+                sink,
+                key,
+                o,
+                &[("first", "first_name"), ("last", "last_name")],
+            );
+        }
+        Value::Object(mut o)
+            if o.contains_key("full") || (o.contains_key("area") && o.contains_key("phone")) =>
+        {
+            let full = match o.remove("full") {
+                Some(Value::String(s)) if !s.trim().is_empty() => {
+                    o.remove("area");
+                    o.remove("phone");
+                    Value::String(s)
+                }
+                _ => {
+                    let area = o.remove("area");
+                    let phone = o.remove("phone");
+                    let parts: Vec<&str> = [area.as_ref(), phone.as_ref()]
+                        .into_iter()
+                        .flatten()
+                        .filter_map(Value::as_str)
+                        .filter(|s| !s.trim().is_empty())
+                        .collect();
+                    Value::String(parts.join(" "))
+                }
+            };
+            sink.answer(&ids, key, full, Some("phone"));
+            for (part, v) in o {
+                sink.custom(&format!("{key}.{part}"), v);
+            }
+        }
+        Value::Object(o)
+            if o.contains_key("addr_line1")
+                || o.contains_key("city")
+                || o.contains_key("postal") =>
+        {
+            widget(
+                sink,
+                key,
+                o,
+                &[
+                    ("city", "city"),
+                    ("state", "region"),
+                    ("postal", "postal_code"),
+                    ("country", "country"),
+                ],
+            );
+        }
+        v => sink.answer(&ids, key, v, None),
+    }
+}
+
+/// Splits a compound widget: listed parts go to their canonical fields (unless the admin
+/// mapped `<key>.<part>`), the rest to `custom` as `<key>.<part>`.
+fn widget(
+    sink: &mut Sink<'_>,
+    key: &str,
+    parts: Map<String, Value>,
+    known: &[(&str, &'static str)],
+) {
+    for (part, v) in parts {
+        let path = format!("{key}.{part}");
+        match known.iter().find(|(p, _)| *p == part) {
+            Some((_, canonical)) => sink.known(&path, canonical, v),
+            None => sink.meta(&path, v),
+        }
+    }
+}

@@ -1,0 +1,36 @@
+//! One module per source tool. Each exposes `decode`, called by [`crate::decode_all`].
+
+pub mod calendly;
+pub mod facebook;
+pub mod generic;
+pub mod google_ads;
+pub mod hubspot;
+pub mod jotform;
+pub mod linkedin;
+pub mod salesforce;
+pub mod tally;
+pub mod typeform;
+pub mod unbounce;
+pub mod webflow;
+
+use serde_json::{Map, Value};
+
+use crate::SourceError;
+use crate::body::{self, BodyKind, ContentType};
+
+/// Parses a JSON object body for a JSON-only source (a missing content type is tolerated).
+pub(crate) fn json_body(
+    source: &'static str,
+    ct: &ContentType,
+    bytes: &[u8],
+) -> Result<Map<String, Value>, SourceError> {
+    match ct.kind {
+        BodyKind::Json | BodyKind::Missing => body::json_object(bytes),
+        _ => Err(ct.unsupported(source)),
+    }
+}
+
+/// Takes `key` out of `obj` (so what remains can go to `custom`).
+pub(crate) fn take(obj: &mut Map<String, Value>, key: &str) -> Value {
+    obj.remove(key).unwrap_or(Value::Null)
+}
