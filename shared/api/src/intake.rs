@@ -20,8 +20,9 @@ const MAX_KEY_LEN: usize = 255;
 pub async fn create(
     State(state): State<AppState>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
 ) -> Result<Response, ApiError> {
+    let body = body.map_err(crate::hooks::body_error)?;
     let lead = decode(&state, &headers, &body)?;
     let id = lead.id;
     let msg = serde_json::to_string(&lead).map_err(|_| {
@@ -78,6 +79,8 @@ pub fn decode(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<Lead
         received_at: state.engine.now(),
         source: String::new(),
         default_country: state.default_country.clone(),
+        test: false,
+        awaiting_enrichment: false,
     };
     let mut lead = match content_type.as_str() {
         "application/json" => {

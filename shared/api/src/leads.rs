@@ -20,6 +20,7 @@ pub fn view(rec: &LeadRecord) -> Value {
         "status": rec.status,
         "owner": rec.owner,
         "pool": rec.pool,
+        "repeat_of": rec.repeat_of,
         "received_at": rec.lead.received_at,
         "assigned_at": rec.assigned_at,
         "accepted_at": rec.accepted_at,

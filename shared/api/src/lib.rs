@@ -5,9 +5,12 @@
 //!   handing it to the intake queue (202 once the queue has it).
 //! - [`leads`]: reading leads and rep actions on them (accept, claim), pool queues.
 //! - [`reps`]: reps with their live state; availability changes.
+//! - [`hooks`]: `POST /v1/hooks/{source}`, each tool's native webhook, authenticated by its own
+//!   signature scheme.
 //! - [`error`]: the one JSON error shape.
 
 pub mod error;
+pub mod hooks;
 pub mod intake;
 pub mod leads;
 pub mod reps;
@@ -36,6 +39,13 @@ pub struct AppState {
     pub queue: Arc<dyn Queue>,
     /// Country hint for phone numbers of leads that name no country.
     pub default_country: Option<String>,
+    /// Webhook sources with their secrets resolved.
+    pub sources: Arc<std::collections::BTreeMap<String, hooks::ResolvedSource>>,
+    /// Intake counters per source.
+    pub metrics: Arc<hooks::IntakeMetrics>,
+    /// The public base URL (`https://leads.example.com`) the tools call; signature schemes that
+    /// sign the URL (HubSpot v3) need it behind proxies. Defaults to `https://` + Host.
+    pub public_url: Option<String>,
 }
 
 /// The v1 API.
@@ -47,6 +57,8 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/leads/{id}/accept", post(leads::accept))
         .route("/v1/leads/{id}/claim", post(leads::claim))
         .route("/v1/pools/{id}/queue", get(leads::pool_queue))
+        .route("/v1/hooks/{source}", post(hooks::receive))
+        .route("/v1/sources", get(hooks::list))
         .route("/v1/reps", get(reps::list))
         .route("/v1/reps/{id}", get(reps::get).patch(reps::patch))
         .fallback(|| async { ApiError::not_found("no such route") })

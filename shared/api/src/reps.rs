@@ -8,7 +8,6 @@ use leadrouter_domain::config::Rep;
 use leadrouter_domain::engine::RepPatch;
 use leadrouter_domain::routing::{Requirements, ineligibility};
 use leadrouter_domain::state::{Availability, OutOfOffice, RepState};
-use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::error::FieldError;
@@ -69,11 +68,53 @@ pub async fn get(
     Ok(axum::Json(view(rep, &s, state.engine.now())).into_response())
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
 struct PatchBody {
     status: Option<Availability>,
     out_of_office: Option<Vec<OutOfOffice>>,
+}
+
+/// Parses the PATCH body field by field, so every error names its field.
+fn parse_patch(body: &[u8]) -> Result<PatchBody, ApiError> {
+    let invalid = |field: &str, problem: String| {
+        let mut err = ApiError::bad_field(field, problem);
+        err.status = axum::http::StatusCode::UNPROCESSABLE_ENTITY;
+        err.code = "validation_failed";
+        err
+    };
+    let value: Value = serde_json::from_slice(body)
+        .map_err(|e| invalid("body", format!("malformed JSON: {e}")))?;
+    let Value::Object(map) = value else {
+        return Err(invalid("body", "expected a JSON object".into()));
+    };
+    let mut out = PatchBody {
+        status: None,
+        out_of_office: None,
+    };
+    for (key, v) in map {
+        match key.as_str() {
+            "status" => {
+                out.status = Some(
+                    serde_json::from_value(v)
+                        .map_err(|_| invalid("status", "`available` or `away`".into()))?,
+                )
+            }
+            "out_of_office" => {
+                out.out_of_office = Some(serde_json::from_value(v).map_err(|_| {
+                    invalid(
+                        "out_of_office",
+                        "a list of {\"from\", \"until\"} RFC 3339 times".into(),
+                    )
+                })?)
+            }
+            other => {
+                return Err(invalid(
+                    other,
+                    "unknown field (expected status, out_of_office)".into(),
+                ));
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// `PATCH /v1/reps/{id}` with `{"status": "away"|"available", "out_of_office": [{"from", "until"}]}`.
@@ -87,19 +128,7 @@ pub async fn patch(
     let rep = cfg
         .rep(&id)
         .ok_or_else(|| ApiError::not_found(format!("no rep {id}")))?;
-    let body: PatchBody = serde_json::from_slice(&body).map_err(|e| {
-        let field = if e.to_string().contains("status") {
-            "status"
-        } else if e.to_string().contains("out_of_office") {
-            "out_of_office"
-        } else {
-            "body"
-        };
-        let mut err = ApiError::bad_field(field, e.to_string());
-        err.status = axum::http::StatusCode::UNPROCESSABLE_ENTITY;
-        err.code = "validation_failed";
-        err
-    })?;
+    let body = parse_patch(&body)?;
     if let Some(ranges) = &body.out_of_office {
         let bad: Vec<FieldError> = ranges
             .iter()

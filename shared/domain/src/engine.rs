@@ -161,8 +161,12 @@ impl Engine {
     #[instrument(skip(self, lead), fields(lead = %lead.id))]
     pub async fn ingest(&self, lead: Lead) -> Result<Routed, EngineError> {
         let id = lead.id;
-        if let Inserted::Existing(rec) = self.store.insert_lead(&LeadRecord::received(lead)).await?
-        {
+        let mut rec = LeadRecord::received(lead);
+        if rec.lead.awaiting_enrichment {
+            // Nothing to route on yet: stored so that nothing is dropped, found by its status.
+            rec.status = LeadStatus::AwaitingEnrichment;
+        }
+        if let Inserted::Existing(rec) = self.store.insert_lead(&rec).await? {
             debug!(status = rec.status.as_str(), "lead already stored");
         }
         self.route(id).await
@@ -185,10 +189,7 @@ impl Engine {
                 });
             }
             let cfg = self.config();
-            let email_owner = match (&rec.lead.email, cfg.settings.sticky_days) {
-                (Some(email), days) if days > 0 => self.store.email_owner(email).await?,
-                _ => None,
-            };
+            let email_owner = self.previous_owner(&cfg, &rec.lead).await?;
             let (rep_ids, pool_ids) = routing::needs(&cfg, &rec.lead, email_owner.as_ref());
             let snap = self.snapshot(&rep_ids, &pool_ids, email_owner).await?;
             let now = self.now();
@@ -203,7 +204,10 @@ impl Engine {
                 (Some(rep), _) => Routed::Assigned { rep: rep.clone() },
                 (None, status) => Routed::Recorded(status),
             };
-            let commit = plan_commit(rec, plan, &snap, now);
+            let repeat_of = routing::decide::sticky_owner(&cfg, &snap, now)
+                .map(|o| o.lead_id)
+                .filter(|prev| *prev != id);
+            let commit = plan_commit(rec, plan, &snap, now, repeat_of);
             match self.store.commit(&commit).await? {
                 CommitOutcome::Committed => return Ok(result),
                 CommitOutcome::Conflict(stale) => {
@@ -214,6 +218,27 @@ impl Engine {
         }
         warn!("routing gave up under contention");
         Err(EngineError::Contention)
+    }
+
+    /// The owner of the latest lead with the same email, else the same phone (sticky routing
+    /// and repeat detection).
+    async fn previous_owner(
+        &self,
+        cfg: &RoutingConfig,
+        lead: &Lead,
+    ) -> Result<Option<EmailOwner>, EngineError> {
+        if cfg.settings.sticky_days == 0 {
+            return Ok(None);
+        }
+        if let Some(email) = &lead.email
+            && let Some(o) = self.store.email_owner(email).await?
+        {
+            return Ok(Some(o));
+        }
+        if let Some(phone) = &lead.phone {
+            return Ok(self.store.email_owner(&routing::phone_key(phone)).await?);
+        }
+        Ok(None)
     }
 
     async fn snapshot(
@@ -342,14 +367,15 @@ impl Engine {
                 }],
                 ..Commit::default()
             };
-            if let Some(email) = &next.lead.email {
-                commit.email_owners.push(EmailOwner {
-                    email: email.clone(),
+            commit.email_owners = contact_keys(&next.lead)
+                .into_iter()
+                .map(|key| EmailOwner {
+                    email: key,
                     rep: rep.to_owned(),
                     lead_id: id,
                     at: now,
-                });
-            }
+                })
+                .collect();
             match self.store.commit(&commit).await? {
                 CommitOutcome::Committed => {
                     next.version = rec.version + 1;
@@ -467,9 +493,11 @@ fn plan_commit(
     plan: routing::Plan,
     snap: &Snapshot,
     now: DateTime<Utc>,
+    repeat_of: Option<Uuid>,
 ) -> Commit {
     let expected = rec.version;
     let mut next = rec;
+    next.repeat_of = repeat_of.or(next.repeat_of);
     let (what, reason) = match &plan.decision.outcome {
         Outcome::Assigned { .. } => ("assigned", None),
         Outcome::AwaitingClaim { .. } => ("awaiting_claim", None),
@@ -479,7 +507,11 @@ fn plan_commit(
             Some(format!("rule `{}`", plan.decision.rule.name)),
         ),
     };
-    let reason = reason.or_else(|| Some(format!("rule `{}`", plan.decision.rule.name)));
+    let reason = plan
+        .reason
+        .clone()
+        .or(reason)
+        .or_else(|| Some(format!("rule `{}`", plan.decision.rule.name)));
     next.history.push(event(
         now,
         what,
@@ -514,15 +546,25 @@ fn plan_commit(
             item: pool,
         });
     }
-    if let (Some(owner), Some(email)) = (&plan.owner, &next.lead.email) {
-        commit.email_owners.push(EmailOwner {
-            email: email.clone(),
-            rep: owner.clone(),
-            lead_id: next.lead.id,
-            at: now,
-        });
+    if let Some(owner) = &plan.owner {
+        commit.email_owners = contact_keys(&next.lead)
+            .into_iter()
+            .map(|key| EmailOwner {
+                email: key,
+                rep: owner.clone(),
+                lead_id: next.lead.id,
+                at: now,
+            })
+            .collect();
     }
     commit
+}
+
+/// The sticky-index keys of a lead: its email and its phone.
+fn contact_keys(lead: &Lead) -> Vec<String> {
+    let mut keys: Vec<String> = lead.email.iter().cloned().collect();
+    keys.extend(lead.phone.as_deref().map(routing::phone_key));
+    keys
 }
 
 /// Jittered exponential backoff: 1 ms doubling to 64 ms, times a random factor in [0.5, 1.5).

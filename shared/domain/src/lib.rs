@@ -4,6 +4,7 @@ pub mod config;
 pub mod contract;
 pub mod decision;
 pub mod engine;
+pub mod intake;
 pub mod ports;
 pub mod record;
 pub mod routing;

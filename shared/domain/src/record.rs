@@ -27,8 +27,12 @@ pub enum LeadStatus {
     Unassigned,
     /// A rule sent it to a nurture sequence instead of a rep.
     Nurture,
-    /// A rule classified it as spam.
+    /// A rule or the intake settings classified it as spam.
     Spam,
+    /// The source flagged it as a test submission: recorded, never given to a rep.
+    Test,
+    /// Only identifiers arrived (e.g. a Meta leadgen notification); routed once enriched.
+    AwaitingEnrichment,
 }
 
 impl LeadStatus {
@@ -42,6 +46,8 @@ impl LeadStatus {
             LeadStatus::Unassigned => "unassigned",
             LeadStatus::Nurture => "nurture",
             LeadStatus::Spam => "spam",
+            LeadStatus::Test => "test",
+            LeadStatus::AwaitingEnrichment => "awaiting_enrichment",
         }
     }
 
@@ -55,6 +61,8 @@ impl LeadStatus {
             "unassigned" => LeadStatus::Unassigned,
             "nurture" => LeadStatus::Nurture,
             "spam" => LeadStatus::Spam,
+            "test" => LeadStatus::Test,
+            "awaiting_enrichment" => LeadStatus::AwaitingEnrichment,
             _ => return None,
         })
     }
@@ -63,7 +71,10 @@ impl LeadStatus {
     pub fn is_routed(self) -> bool {
         !matches!(
             self,
-            LeadStatus::Queued | LeadStatus::Unassigned | LeadStatus::AwaitingClaim
+            LeadStatus::Queued
+                | LeadStatus::Unassigned
+                | LeadStatus::AwaitingClaim
+                | LeadStatus::AwaitingEnrichment
         )
     }
 }
@@ -105,6 +116,9 @@ pub struct LeadRecord {
     /// Everything that happened to the lead, oldest first.
     #[serde(default)]
     pub history: Vec<HistoryEntry>,
+    /// The earlier lead this one repeats (same email or phone within the sticky window).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repeat_of: Option<uuid::Uuid>,
     /// Optimistic-concurrency version: 1 when inserted, +1 on every write.
     pub version: u64,
     /// When the current owner got the lead.
@@ -132,6 +146,7 @@ impl LeadRecord {
                 pool: None,
                 reason: None,
             }],
+            repeat_of: None,
             version: 1,
             assigned_at: None,
             accepted_at: None,

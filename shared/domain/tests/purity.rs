@@ -17,13 +17,22 @@ fn forbidden(name: &str) -> bool {
 fn domain_crates_have_no_aws_or_lambda_dependency() {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     // Resolve for this machine only, so no other platform's crates need downloading.
-    let rustc = Command::new("rustc").arg("-vV").output().expect("run rustc -vV");
+    let rustc = Command::new("rustc")
+        .arg("-vV")
+        .output()
+        .expect("run rustc -vV");
     let host = String::from_utf8_lossy(&rustc.stdout)
         .lines()
         .find_map(|l| l.strip_prefix("host: ").map(str::to_owned))
         .expect("host triple");
     let out = Command::new(cargo)
-        .args(["metadata", "--format-version", "1", "--filter-platform", &host])
+        .args([
+            "metadata",
+            "--format-version",
+            "1",
+            "--filter-platform",
+            &host,
+        ])
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .output()
         .expect("run cargo metadata");

@@ -16,6 +16,11 @@ pub struct Intake {
     /// Country assumed for national phone numbers when the lead names none (alpha-2, alpha-3
     /// or a country name; unrecognized values are ignored).
     pub default_country: Option<String>,
+    /// The source flagged the submission as a test (becomes [`crate::Lead::test`]).
+    pub test: bool,
+    /// Only identifiers arrived; no email or phone is required yet (becomes
+    /// [`crate::Lead::awaiting_enrichment`]).
+    pub awaiting_enrichment: bool,
 }
 
 /// The namespace of the UUIDv5 lead ids made by [`derive_lead_id`]. Never change it: ids of

@@ -99,6 +99,14 @@ pub struct Lead {
     /// Free-text message.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
+    /// The source flagged this as a test submission: it is recorded with the `test` outcome and
+    /// never routed to a rep. Set by source adapters, not read from submitted fields.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub test: bool,
+    /// Only identifiers arrived (e.g. a Meta leadgen notification): the lead is stored as
+    /// `awaiting_enrichment` and needs no email or phone yet. Set by source adapters.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub awaiting_enrichment: bool,
     /// Everything else the source sent, verbatim: nothing is thrown away.
     #[serde(default, skip_serializing_if = "Map::is_empty")]
     pub custom: Map<String, Value>,

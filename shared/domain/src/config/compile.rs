@@ -216,8 +216,18 @@ fn compile(raw: RawConfig, src: &str, p: &mut Problems) -> RoutingConfig {
         }
     }
 
+    let intake = compile_intake(raw.intake, p);
+    let mut sources = std::collections::BTreeMap::new();
+    for (name, rs) in raw.sources {
+        if let Some(source) = compile_source(&name, rs, p) {
+            sources.insert(name, source);
+        }
+    }
+
     RoutingConfig {
         version: fingerprint(src),
+        intake,
+        sources,
         settings,
         reps,
         pools,
@@ -805,4 +815,84 @@ fn compile_list(list: Vec<RawCondition>, path: &Path, p: &mut Problems) -> Optio
         }
     }
     ok.then_some(out)
+}
+
+fn compile_intake(raw: RawIntake, p: &mut Problems) -> IntakeSettings {
+    let default_country = raw.default_country.map(|c| c.trim().to_uppercase());
+    if let Some(c) = &default_country
+        && (c.len() != 2 || !c.chars().all(|ch| ch.is_ascii_alphabetic()))
+    {
+        p.push(
+            &root("intake").key("default_country"),
+            format!("`{c}` is not an ISO 3166 alpha-2 code"),
+            Some("e.g. \"US\" or \"DE\""),
+        );
+    }
+    let lower = |v: Vec<String>| {
+        v.into_iter()
+            .map(|s| s.trim().to_lowercase())
+            .collect::<Vec<_>>()
+    };
+    IntakeSettings {
+        default_country,
+        honeypot_fields: raw.honeypot_fields.unwrap_or_default(),
+        blocked_emails: lower(raw.blocked_emails.unwrap_or_else(|| {
+            DEFAULT_BLOCKED_EMAILS
+                .iter()
+                .map(|s| s.to_string())
+                .collect()
+        })),
+        blocked_domains: lower(raw.blocked_domains.unwrap_or_else(|| {
+            DEFAULT_BLOCKED_DOMAINS
+                .iter()
+                .map(|s| s.to_string())
+                .collect()
+        })),
+    }
+}
+
+fn compile_source(name: &str, rs: RawSource, p: &mut Problems) -> Option<Source> {
+    let path = root("sources").key(name);
+    let adapter = rs.adapter.unwrap_or_else(|| name.to_owned());
+    if !leadrouter_sources::SOURCES.contains(&adapter.as_str()) {
+        p.push(
+            &path,
+            format!("unknown adapter `{adapter}`"),
+            Some(&format!(
+                "set `adapter` to one of: {}",
+                leadrouter_sources::SOURCES.join(", ")
+            )),
+        );
+        return None;
+    }
+    let mapping = leadrouter_sources::Mapping { fields: rs.mapping };
+    if let Err(e) = mapping.validate() {
+        p.push(
+            &path.key("mapping"),
+            e.to_string(),
+            Some("map to a canonical field name or custom.<key>"),
+        );
+    }
+    let Some(auth) = rs.auth else {
+        p.push(&path, "`auth` is required", Some("use the tool's signature scheme, an api_key, or scheme = \"none\" to accept unsigned posts"));
+        return None;
+    };
+    // Check the shape now with placeholder secrets, so `check` catches mistakes without access
+    // to the secrets themselves; literal secrets are refused outright.
+    let source = Source {
+        name: name.to_owned(),
+        adapter,
+        mapping,
+        default_country: rs.default_country.map(|c| c.trim().to_uppercase()),
+        auth,
+    };
+    if let Err(e) = source.resolve_auth(&|_| Some("placeholder".into())) {
+        p.push(
+            &path.key("auth"),
+            e,
+            Some("write secrets as env:NAME and set NAME in the environment (or the secret store)"),
+        );
+        return None;
+    }
+    Some(source)
 }

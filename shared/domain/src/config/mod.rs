@@ -38,6 +38,10 @@ pub struct RoutingConfig {
     pub accounts: Accounts,
     /// Rules, in evaluation order; the last one is the default rule.
     pub rules: Vec<Rule>,
+    /// Intake settings: spam traps and block lists.
+    pub intake: IntakeSettings,
+    /// Webhook sources by name (`POST /v1/hooks/{name}`).
+    pub sources: std::collections::BTreeMap<String, Source>,
     rep_index: HashMap<RepId, usize>,
     pool_index: HashMap<PoolId, usize>,
 }
@@ -52,6 +56,119 @@ pub struct Settings {
     pub sticky_days: u32,
     /// Whether leads from a known account go to the account's owner.
     pub account_ownership: bool,
+}
+
+/// Intake settings (`[intake]`).
+#[derive(Debug, Clone, Default)]
+pub struct IntakeSettings {
+    /// Country hint (alpha-2) for phone numbers of leads that name no country.
+    pub default_country: Option<String>,
+    /// Form fields that humans never fill (hidden honeypots): a lead with any of them set is spam.
+    pub honeypot_fields: Vec<String>,
+    /// Email addresses that are never real leads (lowercased): such leads are spam.
+    pub blocked_emails: Vec<String>,
+    /// Email domains that are never real leads (disposable mail): such leads are spam.
+    pub blocked_domains: Vec<String>,
+}
+
+/// Default `blocked_emails`: addresses people type to get past a form.
+pub const DEFAULT_BLOCKED_EMAILS: &[&str] = &[
+    "test@test.com",
+    "test@example.com",
+    "asdf@asdf.com",
+    "a@a.com",
+    "no@no.com",
+    "none@none.com",
+    "noreply@example.com",
+];
+
+/// Default `blocked_domains`: disposable-mail and documentation domains.
+pub const DEFAULT_BLOCKED_DOMAINS: &[&str] = &[
+    "mailinator.com",
+    "guerrillamail.com",
+    "10minutemail.com",
+    "tempmail.com",
+    "temp-mail.org",
+    "yopmail.com",
+    "trashmail.com",
+    "sharklasers.com",
+    "example.com",
+    "example.org",
+    "example.net",
+];
+
+impl IntakeSettings {
+    /// Why a lead is spam by the intake settings, if it is.
+    pub fn spam_reason(&self, lead: &leadrouter_lead::Lead) -> Option<String> {
+        for f in &self.honeypot_fields {
+            let filled = lead.custom.get(f).is_some_and(|v| match v {
+                serde_json::Value::String(s) => !s.trim().is_empty(),
+                serde_json::Value::Null => false,
+                _ => true,
+            });
+            if filled {
+                return Some(format!("honeypot field `{f}` was filled"));
+            }
+        }
+        let email = lead.email.as_deref()?;
+        if self.blocked_emails.iter().any(|b| b == email) {
+            return Some("email is on the block list".into());
+        }
+        let domain = email.rsplit_once('@').map(|(_, d)| d)?;
+        self.blocked_domains
+            .iter()
+            .any(|b| b == domain)
+            .then(|| format!("email domain `{domain}` is on the block list"))
+    }
+}
+
+/// A webhook source (`[sources.<name>]`), served at `POST /v1/hooks/<name>`.
+#[derive(Debug, Clone)]
+pub struct Source {
+    /// The name in the URL, also the lead's `source`.
+    pub name: String,
+    /// The payload format (`typeform`, `hubspot`, ...); defaults to the name.
+    pub adapter: String,
+    /// The admin's field mapping overrides.
+    pub mapping: leadrouter_sources::Mapping,
+    /// Country hint for this source's phone numbers.
+    pub default_country: Option<String>,
+    /// The auth settings with secret references (`env:NAME`) unresolved.
+    auth: serde_json::Value,
+}
+
+/// Keys of an `auth` table that are not secrets.
+const AUTH_PLAIN_KEYS: &[&str] = &["scheme", "header", "tolerance_secs"];
+
+impl Source {
+    /// The source's authentication with every secret reference resolved through `lookup`
+    /// (an environment or secret-store reader). Errors name the reference, never a secret.
+    pub fn resolve_auth(
+        &self,
+        lookup: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<leadrouter_sources::Auth, String> {
+        let mut auth = self.auth.clone();
+        if let Some(map) = auth.as_object_mut() {
+            for (key, value) in map.iter_mut() {
+                if AUTH_PLAIN_KEYS.contains(&key.as_str()) {
+                    continue;
+                }
+                let reference = value.as_str().unwrap_or_default().to_owned();
+                let name = reference
+                    .strip_prefix("env:")
+                    .ok_or_else(|| format!("`{key}` must be a secret reference like env:NAME"))?;
+                let secret = lookup(name).filter(|s| !s.is_empty()).ok_or_else(|| {
+                    format!(
+                        "source `{}`: secret `{name}` is not set in the environment",
+                        self.name
+                    )
+                })?;
+                *value = serde_json::Value::String(secret);
+            }
+        }
+        serde_json::from_value(auth)
+            .map_err(|e| format!("source `{}`: invalid auth: {e}", self.name))
+    }
 }
 
 /// A sales rep.

@@ -19,6 +19,29 @@ pub(crate) struct RawConfig {
     pub accounts: Vec<RawAccount>,
     #[serde(default)]
     pub rules: Vec<RawRule>,
+    #[serde(default)]
+    pub intake: RawIntake,
+    #[serde(default)]
+    pub sources: std::collections::BTreeMap<String, RawSource>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawIntake {
+    pub default_country: Option<String>,
+    pub honeypot_fields: Option<Vec<String>>,
+    pub blocked_emails: Option<Vec<String>>,
+    pub blocked_domains: Option<Vec<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawSource {
+    pub adapter: Option<String>,
+    pub auth: Option<Value>,
+    #[serde(default)]
+    pub mapping: std::collections::BTreeMap<String, String>,
+    pub default_country: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

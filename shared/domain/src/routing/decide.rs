@@ -78,6 +78,13 @@ pub struct Plan {
     pub rep: Option<RepState>,
     /// The rotation that picked the owner, advanced.
     pub rotation: Option<PoolState>,
+    /// Why, in words, when the outcome was not reached by a rule (intake spam checks, tests).
+    pub reason: Option<String>,
+}
+
+/// The sticky-index key of a phone number (emails are their own key).
+pub fn phone_key(phone: &str) -> String {
+    format!("tel:{phone}")
 }
 
 /// The rep and pool states a decision for `lead` may read.
@@ -93,6 +100,9 @@ pub fn needs(
             reps.push(r.to_owned());
         }
     };
+    if lead.test || cfg.intake.spam_reason(lead).is_some() {
+        return (reps, pools);
+    }
     let Some((_, rule)) = cfg.match_rule(lead) else {
         return (reps, pools);
     };
@@ -186,6 +196,22 @@ impl Ctx<'_> {
 
 /// Decides where `lead` goes. Pure: the same inputs give the same plan.
 pub fn decide(cfg: &RoutingConfig, lead: &Lead, snap: &Snapshot, now: DateTime<Utc>) -> Plan {
+    // Intake checks come before any rule: a test or spam lead never reaches a rep, whatever
+    // the rules say. Their decisions name the pseudo-rule `intake`.
+    let intake_rule = || RuleRef {
+        index: cfg.rules.len(),
+        name: "intake".to_owned(),
+    };
+    if lead.test {
+        let mut plan = no_rep_plan(cfg, Some((intake_rule(), None)), "test", now);
+        plan.reason = Some("the source flagged a test submission".into());
+        return plan;
+    }
+    if let Some(reason) = cfg.intake.spam_reason(lead) {
+        let mut plan = no_rep_plan(cfg, Some((intake_rule(), None)), "spam", now);
+        plan.reason = Some(reason);
+        return plan;
+    }
     let Some((index, rule)) = cfg.match_rule(lead) else {
         // Unreachable with a validated config (the default rule matches everything); kept total.
         return no_rep_plan(cfg, None, "nurture", now);
@@ -195,7 +221,7 @@ pub fn decide(cfg: &RoutingConfig, lead: &Lead, snap: &Snapshot, now: DateTime<U
         name: rule.name.clone(),
     };
     if let Route::Outcome(o) = rule.route {
-        return no_rep_plan(cfg, Some((rule_ref, rule)), o.as_str(), now);
+        return no_rep_plan(cfg, Some((rule_ref, Some(rule))), o.as_str(), now);
     }
     let mut ctx = Ctx {
         cfg,
@@ -226,6 +252,7 @@ pub fn decide(cfg: &RoutingConfig, lead: &Lead, snap: &Snapshot, now: DateTime<U
             pool,
             rep,
             rotation,
+            reason: None,
         }
     };
     let assigned = |rep: &RepId, pool: Option<PoolId>| Outcome::Assigned {
@@ -459,7 +486,8 @@ fn unassigned_reason(steps: &[Step]) -> String {
     format!("no rep is eligible ({})", parts.join(", "))
 }
 
-fn sticky_owner<'a>(
+/// The earlier lead with the same email or phone, assigned within the sticky window.
+pub fn sticky_owner<'a>(
     cfg: &RoutingConfig,
     snap: &'a Snapshot,
     now: DateTime<Utc>,
@@ -484,14 +512,14 @@ pub(crate) fn bump_rep(cfg: &RoutingConfig, mut s: RepState, now: DateTime<Utc>)
 
 fn no_rep_plan(
     cfg: &RoutingConfig,
-    rule: Option<(RuleRef, &Rule)>,
+    rule: Option<(RuleRef, Option<&Rule>)>,
     outcome: &str,
     now: DateTime<Utc>,
 ) -> Plan {
-    let status = if outcome == "spam" {
-        LeadStatus::Spam
-    } else {
-        LeadStatus::Nurture
+    let status = match outcome {
+        "spam" => LeadStatus::Spam,
+        "test" => LeadStatus::Test,
+        _ => LeadStatus::Nurture,
     };
     let rule_ref = rule.map(|(r, _)| r).unwrap_or(RuleRef {
         index: 0,
@@ -514,6 +542,7 @@ fn no_rep_plan(
         pool: None,
         rep: None,
         rotation: None,
+        reason: None,
     }
 }
 
@@ -527,5 +556,5 @@ fn unreachable_outcome(
         Route::Outcome(o) => o.as_str(),
         _ => "nurture",
     };
-    no_rep_plan(cfg, Some((rule_ref, rule)), name, now)
+    no_rep_plan(cfg, Some((rule_ref, Some(rule))), name, now)
 }

@@ -79,6 +79,9 @@ pub(crate) fn draft_from_lead(
         consent,
         message,
         custom,
+        // Intake markers: carried by `renormalize` itself, not through the draft.
+        test: _,
+        awaiting_enrichment: _,
     } = lead;
     let mut fields = Map::new();
     let mut put = |key: &str, value: Option<Value>| {

@@ -31,6 +31,8 @@ fn meta(intake: &Intake) -> Meta {
         id: intake.id,
         received_at: intake.received_at,
         source: intake.source.clone(),
+        test: intake.test,
+        awaiting_enrichment: intake.awaiting_enrichment,
     }
 }
 
@@ -67,6 +69,7 @@ pub fn normalize_form(body: &[u8], intake: &Intake) -> Result<Lead, ValidationEr
 /// renormalize(x)`, and a lead from [`normalize_json`] or [`normalize_form`] comes back
 /// unchanged.
 pub fn renormalize(lead: Lead) -> Result<Lead, ValidationError> {
+    let (test, awaiting_enrichment) = (lead.test, lead.awaiting_enrichment);
     let (draft, (id, received_at, source)) = json::draft_from_lead(lead);
     pipeline::finish(
         draft,
@@ -74,6 +77,8 @@ pub fn renormalize(lead: Lead) -> Result<Lead, ValidationError> {
             id,
             received_at,
             source,
+            test,
+            awaiting_enrichment,
         },
         Origin::Canonical,
     )

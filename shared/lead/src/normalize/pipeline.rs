@@ -108,6 +108,10 @@ pub(crate) struct Meta {
     pub id: Uuid,
     pub received_at: DateTime<Utc>,
     pub source: String,
+    /// Carried through unchanged (see [`Lead::test`]).
+    pub test: bool,
+    /// Carried through; waives the email-or-phone requirement (see [`Lead::awaiting_enrichment`]).
+    pub awaiting_enrichment: bool,
 }
 
 /// Reads canonical fields out of the draft, collecting problems.
@@ -456,7 +460,11 @@ pub(crate) fn finish(
             .and_then(Value::as_str)
             .is_some_and(phone::looks_like_phone);
     }
-    if email.is_none() && email_submitted.is_none() && !reachable_by_phone {
+    if email.is_none()
+        && email_submitted.is_none()
+        && !reachable_by_phone
+        && !meta.awaiting_enrichment
+    {
         r.problem("email", "email or phone is required");
     }
     if custom.len() > CUSTOM_KEYS_MAX {
@@ -467,6 +475,8 @@ pub(crate) fn finish(
         return Err(ValidationError::new(r.problems));
     }
     Ok(Lead {
+        test: meta.test,
+        awaiting_enrichment: meta.awaiting_enrichment,
         id: meta.id,
         received_at: meta.received_at,
         source: meta.source,

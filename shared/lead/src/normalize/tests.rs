@@ -18,6 +18,8 @@ fn intake(source: &str, default_country: Option<&str>) -> Intake {
         received_at: received_at(),
         source: source.to_string(),
         default_country: default_country.map(str::to_string),
+        test: false,
+        awaiting_enrichment: false,
     }
 }
 
@@ -937,4 +939,21 @@ mod properties {
             prop_assert_eq!(name::person(&once), once);
         }
     }
+}
+
+#[test]
+fn intake_markers_survive_renormalize_and_waive_the_contact_requirement() {
+    let mut i = intake("facebook", None);
+    i.awaiting_enrichment = true;
+    i.test = true;
+    let lead =
+        normalize_json(&serde_json::json!({"external_id": "lg-1"}), &i).expect("ids only is fine");
+    assert!(lead.awaiting_enrichment && lead.test);
+    assert_eq!(renormalize(lead.clone()), Ok(lead.clone()));
+    let mut plain = lead;
+    plain.awaiting_enrichment = false;
+    assert!(
+        renormalize(plain).is_err(),
+        "without the marker a contact is required"
+    );
 }

@@ -1,0 +1,78 @@
+//! `leadrouter`: run leadrouter on this machine, or check a routing config.
+//!
+//! `leadrouter serve` runs the HTTP API, the router workers and the sweeper loop in one process
+//! over one SQLite file, with the same domain code the Lambda functions run. See `serve.rs`.
+
+mod explain;
+mod serve;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use leadrouter_domain::config::RoutingConfig;
+
+/// The demo routing config used when `serve` gets no `--config`.
+pub const DEMO_CONFIG: &str = include_str!("../demo.toml");
+
+#[derive(Parser)]
+#[command(
+    name = "leadrouter",
+    version,
+    about = "Route every lead to exactly one rep, fast."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the API, router workers and sweeper locally over an embedded store.
+    Serve(serve::ServeArgs),
+    /// Print the decision a config would take for one lead (JSON), with every candidate and reason.
+    Explain(explain::ExplainArgs),
+    /// Validate a routing config; prints every problem with file, line and hint.
+    Check {
+        /// The config file (.toml or .json).
+        config: PathBuf,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Serve(args) => match serve::run(args) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("leadrouter: {e:#}");
+                ExitCode::FAILURE
+            }
+        },
+        Command::Explain(args) => match explain::run(args) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("leadrouter: {e:#}");
+                ExitCode::FAILURE
+            }
+        },
+        Command::Check { config } => match RoutingConfig::load(&config) {
+            Ok(cfg) => {
+                println!(
+                    "{}: ok ({} reps, {} pools, {} rules, version {})",
+                    config.display(),
+                    cfg.reps.len(),
+                    cfg.pools.len(),
+                    cfg.rules.len(),
+                    cfg.version
+                );
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("{e}");
+                eprintln!("{} problem(s) found", e.problems.len());
+                ExitCode::FAILURE
+            }
+        },
+    }
+}

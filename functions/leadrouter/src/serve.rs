@@ -1,0 +1,185 @@
+//! `leadrouter serve`: everything in one process.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::Args;
+use leadrouter_api::{AppState, router};
+use leadrouter_domain::config::{Format, RoutingConfig};
+use leadrouter_domain::engine::Engine;
+use leadrouter_domain::ports::{Queue, SystemClock};
+use leadrouter_domain::worker::{self, WorkerConfig};
+use leadrouter_embedded::{EmbeddedStore, QueueConfig};
+use tokio::sync::watch;
+use tracing::{info, warn};
+
+/// Options of `leadrouter serve`.
+#[derive(Args, Debug)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "LEADROUTER_ADDR", default_value = "127.0.0.1:8080")]
+    addr: SocketAddr,
+    /// Directory for the database file (created if missing).
+    #[arg(long, env = "LEADROUTER_DATA_DIR", default_value = "leadrouter-data")]
+    data_dir: PathBuf,
+    /// Routing config (.toml or .json); the built-in demo config when absent.
+    #[arg(long, env = "LEADROUTER_CONFIG")]
+    config: Option<PathBuf>,
+    /// Router worker tasks.
+    #[arg(long, env = "LEADROUTER_WORKERS", default_value_t = 4)]
+    workers: usize,
+    /// Seconds between sweeps (waiting leads retried).
+    #[arg(long, env = "LEADROUTER_SWEEP_SECONDS", default_value_t = 30)]
+    sweep_seconds: u64,
+    /// Country hint (ISO alpha-2) for phone numbers of leads that name no country.
+    #[arg(long, env = "LEADROUTER_DEFAULT_COUNTRY")]
+    default_country: Option<String>,
+    /// Public base URL the webhook tools call (for signature schemes that sign the URL).
+    #[arg(long, env = "LEADROUTER_PUBLIC_URL")]
+    public_url: Option<String>,
+    /// Log format: `text` or `json`.
+    #[arg(long, env = "LEADROUTER_LOG_FORMAT", default_value = "text")]
+    log_format: String,
+}
+
+/// Receives after which an intake message is dead-lettered.
+const MAX_RECEIVES: u32 = 5;
+
+pub fn run(args: ServeArgs) -> anyhow::Result<()> {
+    init_tracing(&args.log_format);
+    let config = match &args.config {
+        Some(path) => RoutingConfig::load(path).map_err(|e| anyhow::anyhow!("{e}"))?,
+        None => RoutingConfig::parse(crate::DEMO_CONFIG, Format::Toml, "demo.toml")
+            .map_err(|e| anyhow::anyhow!("{e}"))?,
+    };
+    std::fs::create_dir_all(&args.data_dir)
+        .with_context(|| format!("creating {}", args.data_dir.display()))?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the runtime")?;
+    runtime.block_on(serve(args, config))
+}
+
+fn init_tracing(format: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("LEADROUTER_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if format == "json" {
+        builder.json().init();
+    } else {
+        builder.compact().init();
+    }
+}
+
+async fn serve(args: ServeArgs, config: RoutingConfig) -> anyhow::Result<()> {
+    let db = args.data_dir.join("leadrouter.db");
+    let store =
+        EmbeddedStore::open(&db).map_err(|e| anyhow::anyhow!("opening {}: {e}", db.display()))?;
+    let queue: Arc<dyn Queue> = Arc::new(store.queue(
+        "intake",
+        QueueConfig {
+            visibility_timeout: Duration::from_secs(30),
+            max_receives: MAX_RECEIVES,
+        },
+    ));
+    info!(
+        config = %config.version,
+        reps = config.reps.len(),
+        pools = config.pools.len(),
+        rules = config.rules.len(),
+        db = %db.display(),
+        "starting"
+    );
+    // Webhook secrets come from the environment, never from the config file; a missing one
+    // stops start-up rather than silently refusing every delivery later.
+    let sources = leadrouter_api::hooks::resolve_sources(&config, &|name| std::env::var(name).ok())
+        .map_err(|e| anyhow::anyhow!(e))?;
+    let default_country = args
+        .default_country
+        .map(|c| c.to_uppercase())
+        .or_else(|| config.intake.default_country.clone());
+    let engine = Arc::new(Engine::new(Arc::new(store), config, Arc::new(SystemClock)));
+    let (stop_tx, stop_rx) = watch::channel(false);
+
+    let mut tasks = Vec::new();
+    for _ in 0..args.workers.max(1) {
+        tasks.push(tokio::spawn(worker::run(
+            engine.clone(),
+            queue.clone(),
+            WorkerConfig::default(),
+            stop_rx.clone(),
+        )));
+    }
+    tasks.push(tokio::spawn(sweeper(
+        engine.clone(),
+        Duration::from_secs(args.sweep_seconds.max(1)),
+        stop_rx.clone(),
+    )));
+
+    let app = router(AppState {
+        engine,
+        queue,
+        default_country,
+        sources: Arc::new(sources),
+        metrics: Arc::default(),
+        public_url: args.public_url,
+    });
+    let listener = tokio::net::TcpListener::bind(args.addr)
+        .await
+        .with_context(|| format!("binding {}", args.addr))?;
+    info!(addr = %listener.local_addr().unwrap_or(args.addr), "listening");
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .context("serving HTTP")?;
+    let _ = stop_tx.send(true);
+    for t in tasks {
+        let _ = t.await;
+    }
+    info!("stopped");
+    Ok(())
+}
+
+/// Hands out waiting leads periodically (someone's shift started, a cap reset at midnight).
+async fn sweeper(engine: Arc<Engine>, every: Duration, mut stop: watch::Receiver<bool>) {
+    let mut tick = tokio::time::interval(every);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = stop.changed() => break,
+        }
+        match engine.retry_waiting().await {
+            Ok(0) => {}
+            Ok(n) => info!(assigned = n, "sweep handed out waiting leads"),
+            Err(e) => warn!(error = %e, "sweep failed"),
+        }
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term => {}
+    }
+    info!("shutting down");
+}

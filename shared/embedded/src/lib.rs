@@ -1,0 +1,31 @@
+//! leadrouter's embedded adapters: the storage and queue ports on one SQLite file, for local
+//! mode (`leadrouter serve`).
+//!
+//! | module | holds |
+//! |---|---|
+//! | `schema` | opening the file: WAL, `synchronous=NORMAL`, `busy_timeout`, migrations (`user_version`) |
+//! | `db` | the shared connection and the `spawn_blocking` bridge every async method goes through |
+//! | [`store`] | [`EmbeddedStore`]: `LeadStore` + `RoutingStore` (items as JSON plus indexed columns; `commit` as one `BEGIN IMMEDIATE` transaction) |
+//! | [`queue`] | [`EmbeddedQueue`]: the `Queue` port with SQS semantics (visibility timeout, receipts, receive count, dead-letter table, redrive) |
+//! | `error` | SQLite and decoding failures as `StoreError` (`SQLITE_BUSY` → `Throttled`, bad JSON → `Corrupt`) |
+//!
+//! ```no_run
+//! # use std::{path::Path, time::Duration};
+//! # use leadrouter_embedded::{EmbeddedStore, QueueConfig};
+//! # fn main() -> Result<(), leadrouter_domain::ports::StoreError> {
+//! let store = EmbeddedStore::open(Path::new("data/leadrouter.db"))?;
+//! let intake = store.queue("intake", QueueConfig { visibility_timeout: Duration::from_secs(30), max_receives: 5 });
+//! # Ok(()) }
+//! ```
+//!
+//! Both pass the domain's contract suite (`leadrouter_domain::contract`), the same one the
+//! DynamoDB/SQS adapters must pass; this crate's tests run it.
+
+mod db;
+mod error;
+pub mod queue;
+mod schema;
+pub mod store;
+
+pub use queue::{DeadLetter, EmbeddedQueue, QueueConfig, QueueDepth};
+pub use store::{EmbeddedStore, MAX_PAGE};
