@@ -112,6 +112,9 @@ impl From<ValidationError> for ApiError {
 
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> ApiError {
+        if let StoreError::InvalidArgument { what, reason } = &e {
+            return ApiError::bad_field(what, reason.clone());
+        }
         tracing::warn!(error = %e, "store error");
         ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,

@@ -331,6 +331,11 @@ async fn bad_input_gets_a_4xx_naming_the_problem() {
         (s, b["error"]["fields"][0]["field"].as_str()),
         (StatusCode::BAD_REQUEST, Some("limit"))
     );
+    let (s, b) = app.get("/v1/leads?cursor=forged").await;
+    assert_eq!(
+        (s, b["error"]["fields"][0]["field"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("cursor"))
+    );
     let (s, _) = app.get("/v1/leads?bogus=1").await;
     assert_eq!(s, StatusCode::BAD_REQUEST);
     let (s, b) = app.json("DELETE", "/v1/leads", json!({})).await;

@@ -14,10 +14,18 @@ use uuid::Uuid;
 use crate::record::{LeadRecord, LeadStatus, PoolId, RepId};
 use crate::state::{PoolState, RepState};
 
-/// A failure of the backing store or queue. Every variant is transient or operational; a lost
-/// race is never an error (see [`CommitOutcome`]).
+/// A failure of the backing store or queue. A lost race is never an error (see
+/// [`CommitOutcome`]).
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
+    /// The caller passed something the store cannot use (a cursor it did not issue).
+    #[error("invalid {what}: {reason}")]
+    InvalidArgument {
+        /// Which argument.
+        what: &'static str,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// The backend refused for load; retry later.
     #[error("store throttled: {0}")]
     Throttled(String),
@@ -52,9 +60,10 @@ pub struct LeadQuery {
     pub owner: Option<RepId>,
     /// Only leads routed through this pool.
     pub pool: Option<PoolId>,
-    /// Page size (adapters cap it at 500).
+    /// Page size; adapters cap it at 500 and read 0 as 500.
     pub limit: usize,
-    /// The `next` cursor of the previous page.
+    /// The `next` cursor of the previous page; a cursor the store did not issue is
+    /// [`StoreError::InvalidArgument`].
     pub cursor: Option<String>,
 }
 
@@ -83,8 +92,8 @@ pub struct EmailOwner {
 /// Reading and writing leads, outside the routing commit.
 #[async_trait]
 pub trait LeadStore: Send + Sync {
-    /// Stores `rec` if no lead with its id exists (a conditional put); otherwise returns the
-    /// existing record untouched. This is how redelivered messages and retried posts are deduped.
+    /// Stores `rec` (at version 1) if no lead with its id exists (a conditional put); otherwise
+    /// returns the existing record untouched. This is how redelivered messages and retried posts are deduped.
     async fn insert_lead(&self, rec: &LeadRecord) -> Result<Inserted, StoreError>;
     /// The lead with this id, if any.
     async fn get_lead(&self, id: Uuid) -> Result<Option<LeadRecord>, StoreError>;
@@ -115,7 +124,8 @@ pub struct Versioned<T> {
 }
 
 /// An all-or-nothing set of writes: every condition holds and every write lands, or nothing is
-/// written. On DynamoDB this is one `TransactWriteItems`; keep it within 100 items.
+/// written. On DynamoDB this is one `TransactWriteItems`: keep it within 100 items, each item at
+/// most once.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Commit {
     /// Lead records to overwrite, each conditional on its version.

@@ -247,8 +247,8 @@ impl Cursor {
     }
 
     fn decode(s: &str) -> Result<Cursor, StoreError> {
-        let bad = || StoreError::Corrupt {
-            key: "list_leads cursor".into(),
+        let bad = || StoreError::InvalidArgument {
+            what: "cursor",
             reason: "not a cursor returned by this store".into(),
         };
         let (micros, id) = s.split_once(':').ok_or_else(bad)?;
@@ -460,8 +460,8 @@ impl LeadStore for EmbeddedStore {
             .await
     }
 
-    /// A `limit` of 0 means the largest page ([`MAX_PAGE`]). A malformed cursor is reported as
-    /// `Corrupt { key: "list_leads cursor" }`.
+    /// A `limit` of 0 means the largest page ([`MAX_PAGE`]). A malformed cursor is
+    /// `InvalidArgument`.
     #[instrument(skip_all, fields(status = ?query.status, limit = query.limit), err)]
     async fn list_leads(&self, query: &LeadQuery) -> Result<LeadPage, StoreError> {
         let limit = match query.limit {
@@ -673,7 +673,7 @@ mod tests {
         assert_eq!(Cursor::decode(&c.encode()).ok(), Some(c));
         for bad in ["", "12", "x:00000000-0000-0000-0000-000000000000", "1:nope"] {
             assert!(
-                matches!(Cursor::decode(bad), Err(StoreError::Corrupt { .. })),
+                matches!(Cursor::decode(bad), Err(StoreError::InvalidArgument { .. })),
                 "{bad}"
             );
         }
