@@ -394,3 +394,36 @@ async fn generic_source_with_api_key_duplicates_and_honeypots() {
         0
     );
 }
+
+#[tokio::test]
+async fn the_router_accepts_source_envelopes_pushed_straight_onto_the_queue() {
+    let app = App::new();
+    let payload: Value =
+        serde_json::from_slice(&fixture("zapier/webhook_post.json")).expect("json");
+    let envelope = json!({ "source": "zapier", "payload": payload }).to_string();
+    // Delivered twice (at-least-once): the message text names the lead, so it is one lead.
+    app.state.queue.send(&envelope).await.expect("send");
+    app.state.queue.send(&envelope).await.expect("send");
+    // A form-encoded payload travels as a string.
+    let form = json!({ "source": "salesforce", "payload": String::from_utf8(fixture("salesforce/web_to_lead.txt")).expect("utf8") });
+    app.state.queue.send(&form.to_string()).await.expect("send");
+    app.drain().await;
+    let all = app.get("/v1/leads?limit=10").await;
+    let leads = all["leads"].as_array().expect("leads");
+    assert_eq!(leads.len(), 2, "{all}");
+    let sources: Vec<&str> = leads
+        .iter()
+        .filter_map(|l| l["lead"]["source"].as_str())
+        .collect();
+    assert!(
+        sources.contains(&"zapier") && sources.contains(&"salesforce"),
+        "{sources:?}"
+    );
+    assert!(leads.iter().all(|l| l["status"] == "assigned"));
+    // An envelope naming an unknown source can never be processed: it is refused, not dropped.
+    let bad = json!({ "source": "nowhere", "payload": {} }).to_string();
+    let err = worker::handle(&app.state.engine, &bad)
+        .await
+        .expect_err("unknown source");
+    assert!(matches!(err, worker::MessageError::Invalid(_)), "{err}");
+}

@@ -26,15 +26,61 @@ pub enum MessageError {
     Engine(#[from] EngineError),
 }
 
-/// Decodes an intake message (a canonical lead as JSON), re-normalizes it (integrations may
-/// push straight onto the queue) and routes it. Idempotent: a redelivered message finds its lead
-/// already stored and routed and succeeds without writing.
-pub async fn handle(engine: &Engine, body: &str) -> Result<Routed, MessageError> {
-    let lead: Lead =
-        serde_json::from_str(body).map_err(|e| MessageError::Invalid(e.to_string()))?;
-    let lead =
-        leadrouter_lead::renormalize(lead).map_err(|e| MessageError::Invalid(e.to_string()))?;
-    Ok(engine.ingest(lead).await?)
+/// A `{source, payload}` envelope: a tool's native payload pushed onto the queue by an
+/// integration (see `docs/queue-message.schema.json`).
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Envelope {
+    source: String,
+    payload: serde_json::Value,
+    #[serde(default)]
+    content_type: Option<String>,
+}
+
+/// Decodes an intake message — a canonical lead, or a `{source, payload}` envelope — normalizes
+/// it with the same code as the API (integrations may push straight onto the queue) and routes
+/// every lead in it. Idempotent: a redelivered message maps to the same lead ids, finds them
+/// stored and routed, and succeeds without writing.
+pub async fn handle(engine: &Engine, body: &str) -> Result<Vec<Routed>, MessageError> {
+    let invalid = |e: &dyn std::fmt::Display| MessageError::Invalid(e.to_string());
+    let value: serde_json::Value = serde_json::from_str(body).map_err(|e| invalid(&e))?;
+    let leads = if value.get("payload").is_some() && value.get("id").is_none() {
+        let env: Envelope = serde_json::from_value(value).map_err(|e| invalid(&e))?;
+        // A payload given as a string is the raw body (form posts); an object is JSON.
+        let (bytes, default_ct) = match &env.payload {
+            serde_json::Value::String(s) => {
+                (s.clone().into_bytes(), "application/x-www-form-urlencoded")
+            }
+            other => (other.to_string().into_bytes(), "application/json"),
+        };
+        let ct = env.content_type.as_deref().unwrap_or(default_ct);
+        // Without a tool id, the message text names the lead: a redelivery is the same lead.
+        let fallback = |i: usize| {
+            uuid::Uuid::new_v5(
+                &leadrouter_lead::LEAD_ID_NAMESPACE,
+                format!("msg:{i}:{body}").as_bytes(),
+            )
+        };
+        let cfg = engine.config();
+        crate::intake::leads_from_payload(
+            &cfg,
+            &env.source,
+            ct,
+            &bytes,
+            engine.now(),
+            None,
+            &fallback,
+        )
+        .map_err(|e| invalid(&e))?
+    } else {
+        let lead: Lead = serde_json::from_value(value).map_err(|e| invalid(&e))?;
+        vec![leadrouter_lead::renormalize(lead).map_err(|e| invalid(&e))?]
+    };
+    let mut routed = Vec::with_capacity(leads.len());
+    for lead in leads {
+        routed.push(engine.ingest(lead).await?);
+    }
+    Ok(routed)
 }
 
 /// Tuning of the local worker loop.

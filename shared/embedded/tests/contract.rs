@@ -407,7 +407,10 @@ async fn list_leads_rejects_a_foreign_cursor_and_caps_the_page() -> TestResult {
             ..LeadQuery::default()
         })
         .await;
-    assert!(matches!(bad, Err(StoreError::InvalidArgument { .. })), "{bad:?}");
+    assert!(
+        matches!(bad, Err(StoreError::InvalidArgument { .. })),
+        "{bad:?}"
+    );
 
     for _ in 0..3 {
         store.insert_lead(&lead()).await?;
