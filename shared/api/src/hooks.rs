@@ -194,7 +194,7 @@ pub async fn receive(
         }
         Err(e) => {
             bump(&counters.rejected);
-            return Err(payload_error(e));
+            return Err(with_position(payload_error(e), content_type, &body));
         }
     };
     let mut ids = Vec::with_capacity(leads.len());
@@ -216,6 +216,25 @@ pub async fn receive(
         many => json!({ "ids": many, "status": "queued" }),
     };
     Ok((StatusCode::ACCEPTED, axum::Json(body)).into_response())
+}
+
+/// For a malformed JSON body, names the line and column where parsing failed.
+fn with_position(mut err: ApiError, content_type: &str, body: &[u8]) -> ApiError {
+    if err.code != "malformed_body" || !content_type.to_ascii_lowercase().contains("json") {
+        return err;
+    }
+    if let Err(e) = serde_json::from_slice::<serde_json::Value>(body) {
+        err.message = format!(
+            "malformed JSON at line {} column {}: {e}",
+            e.line(),
+            e.column()
+        );
+        err.fields = vec![FieldError {
+            field: "body".into(),
+            problem: format!("line {} column {}", e.line(), e.column()),
+        }];
+    }
+    err
 }
 
 fn payload_error(e: PayloadError) -> ApiError {

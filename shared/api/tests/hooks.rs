@@ -371,10 +371,11 @@ async fn generic_source_with_api_key_duplicates_and_honeypots() {
             "/v1/hooks/site",
             "application/json",
             &key,
-            b"{oops".to_vec(),
+            b"{\n  oops".to_vec(),
         )
         .await;
     assert_eq!(s, StatusCode::BAD_REQUEST, "{b}");
+    assert_eq!(b["error"]["fields"][0]["problem"], "line 2 column 3", "{b}");
     let (s, _) = app
         .post(
             "/v1/hooks/site",

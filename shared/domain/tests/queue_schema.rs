@@ -7,12 +7,18 @@ use leadrouter_lead::Lead;
 use serde_json::Value;
 
 fn schema() -> Value {
-    let path = format!("{}/../../docs/queue-message.schema.json", env!("CARGO_MANIFEST_DIR"));
-    serde_json::from_str(&std::fs::read_to_string(path).expect("schema file")).expect("schema is JSON")
+    let path = format!(
+        "{}/../../docs/queue-message.schema.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    serde_json::from_str(&std::fs::read_to_string(path).expect("schema file"))
+        .expect("schema is JSON")
 }
 
 fn keys(v: &Value) -> BTreeSet<String> {
-    v.as_object().map(|m| m.keys().cloned().collect()).unwrap_or_default()
+    v.as_object()
+        .map(|m| m.keys().cloned().collect())
+        .unwrap_or_default()
 }
 
 #[test]
@@ -61,18 +67,31 @@ fn canonical_lead_properties_match_the_lead_struct() {
         .iter()
         .filter_map(|v| v.as_str().map(str::to_owned))
         .collect();
-    assert_eq!(required, BTreeSet::from(["id".to_owned(), "received_at".to_owned(), "source".to_owned()]));
+    assert_eq!(
+        required,
+        BTreeSet::from([
+            "id".to_owned(),
+            "received_at".to_owned(),
+            "source".to_owned()
+        ])
+    );
 }
 
 #[test]
 fn envelope_properties_are_the_ones_the_worker_reads() {
     let documented = keys(&schema()["$defs"]["sourceEnvelope"]["properties"]);
-    assert_eq!(documented, BTreeSet::from(["source".into(), "payload".into(), "content_type".into()]));
+    assert_eq!(
+        documented,
+        BTreeSet::from(["source".into(), "payload".into(), "content_type".into()])
+    );
     let sources = schema()["$defs"]["sourceEnvelope"]["properties"]["source"]["description"]
         .as_str()
         .expect("description")
         .to_owned();
     for adapter in leadrouter_sources::SOURCES {
-        assert!(sources.contains(adapter), "schema does not list adapter {adapter}");
+        assert!(
+            sources.contains(adapter),
+            "schema does not list adapter {adapter}"
+        );
     }
 }
