@@ -70,39 +70,14 @@ pub enum Field {
     Custom(String),
 }
 
-/// Every field name a rule may use, for error hints.
-pub const FIELD_NAMES: &[&str] = &[
-    "source",
-    "external_id",
-    "email",
-    "email_domain",
-    "phone",
-    "first_name",
-    "last_name",
-    "company",
-    "company_domain",
-    "job_title",
-    "country",
-    "region",
-    "city",
-    "postal_code",
-    "industry",
-    "product_interest",
-    "seats",
-    "deal_value",
-    "currency",
-    "score",
-    "language",
-    "utm_source",
-    "utm_medium",
-    "utm_campaign",
-    "utm_term",
-    "utm_content",
-    "landing_page",
-    "consent",
-    "message",
-    "custom.<key>",
-];
+/// Every field name a rule may use, for error hints and docs: `source`, the canonical lead
+/// fields, the derived `email_domain`, and `custom.<key>`.
+pub fn field_names() -> Vec<&'static str> {
+    let mut names = vec!["source"];
+    names.extend(leadrouter_lead::CANONICAL_FIELDS);
+    names.extend(["email_domain", "custom.<key>"]);
+    names
+}
 
 impl Field {
     /// Parses a field name as written in a rule.
@@ -595,7 +570,7 @@ mod tests {
 
     #[test]
     fn field_names_parse() {
-        for name in FIELD_NAMES.iter().filter(|n| !n.contains('<')) {
+        for name in field_names().into_iter().filter(|n| !n.contains('<')) {
             assert!(Field::parse(name).is_some(), "{name}");
         }
         assert_eq!(Field::parse("custom.x"), Some(Field::Custom("x".into())));

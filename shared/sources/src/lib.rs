@@ -53,7 +53,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 pub use auth::{Auth, AuthError, verify};
-pub use mapping::{CANONICAL_FIELDS, Mapping};
+pub use leadrouter_lead::CANONICAL_FIELDS;
+pub use mapping::{EXTRA_TARGETS, Mapping};
 
 /// Largest body [`decode`] accepts, in bytes.
 pub const MAX_BODY_BYTES: usize = 2 * 1024 * 1024;

@@ -9,38 +9,9 @@ use serde_json::{Map, Value};
 
 use crate::{Decoded, SourceError};
 
-/// The canonical lead field names a tool field can be mapped to (besides `custom.<key>`).
-pub const CANONICAL_FIELDS: &[&str] = &[
-    "email",
-    "phone",
-    "first_name",
-    "last_name",
-    "name",
-    "company",
-    "website",
-    "company_domain",
-    "job_title",
-    "country",
-    "region",
-    "city",
-    "postal_code",
-    "industry",
-    "product_interest",
-    "seats",
-    "deal_value",
-    "currency",
-    "score",
-    "language",
-    "utm_source",
-    "utm_medium",
-    "utm_campaign",
-    "utm_term",
-    "utm_content",
-    "landing_page",
-    "consent",
-    "message",
-    "external_id",
-];
+/// The inputs a mapping may target: the canonical lead fields, plus `name` (a full name, split
+/// by the normalizer) and `website` (a company domain is derived from it).
+pub const EXTRA_TARGETS: &[&str] = &["name", "website"];
 
 /// Canonical fields whose value is text: a JSON number sent for one of them is written as its
 /// decimal string (Webflow sends phone numbers as numbers).
@@ -71,7 +42,7 @@ const TEXT_FIELDS: &[&str] = &[
 ];
 
 /// An admin's overrides for one source: from a tool's field id, ref, label or key to a canonical
-/// field name (see [`CANONICAL_FIELDS`]) or to `custom.<key>` (keep the value in `custom`
+/// field name (see [`leadrouter_lead::CANONICAL_FIELDS`] and [`EXTRA_TARGETS`]) or to `custom.<key>` (keep the value in `custom`
 /// under another name).
 ///
 /// Overrides are applied before the default heuristics. A tool field is matched on each of its
@@ -131,7 +102,11 @@ fn parse_target(target: &str) -> Option<Target> {
 }
 
 fn canonical(name: &str) -> Option<&'static str> {
-    CANONICAL_FIELDS.iter().copied().find(|c| *c == name)
+    leadrouter_lead::CANONICAL_FIELDS
+        .iter()
+        .chain(EXTRA_TARGETS)
+        .copied()
+        .find(|c| *c == name)
 }
 
 /// Normalizes a field label for the heuristics: camelCase split, lower-cased, punctuation to

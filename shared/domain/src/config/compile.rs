@@ -9,7 +9,7 @@ use regex::RegexBuilder;
 use super::locate::{self, Path, Seg};
 use super::schema::*;
 use super::*;
-use crate::rules::{Condition, FIELD_NAMES, Field, Scalar};
+use crate::rules::{Condition, Field, Scalar, field_names};
 
 /// Collects problems with their paths; lines are resolved at the end.
 struct Problems {
@@ -732,7 +732,7 @@ fn compile_condition(c: RawCondition, path: &Path, p: &mut Problems) -> Option<C
         p.push(
             &path.key("field"),
             format!("unknown field `{name}`"),
-            Some(&format!("fields: {}", FIELD_NAMES.join(", "))),
+            Some(&format!("fields: {}", field_names().join(", "))),
         );
         return None;
     };

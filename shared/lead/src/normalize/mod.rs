@@ -16,7 +16,7 @@ mod language;
 mod name;
 mod numbers;
 mod phone;
-mod pipeline;
+pub(crate) mod pipeline;
 mod text;
 mod utm;
 

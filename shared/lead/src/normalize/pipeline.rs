@@ -13,7 +13,7 @@ use serde_json::{Map, Number, Value};
 use uuid::Uuid;
 
 /// The canonical fields a submission may set (the `Lead` fields the caller does not decide).
-pub(crate) const FIELDS: [&str; 27] = [
+pub const FIELDS: [&str; 27] = [
     "external_id",
     "email",
     "phone",
