@@ -17,9 +17,7 @@ use uuid::Uuid;
 
 use crate::config::RoutingConfig;
 use crate::decision::{Ineligible, Outcome};
-use crate::ports::{
-    Clock, Commit, CommitOutcome, EmailOwner, Inserted, Store, StoreError, Versioned,
-};
+use crate::ports::{Clock, Commit, CommitOutcome, EmailOwner, Store, StoreError, Versioned};
 use crate::record::{HistoryEntry, LeadRecord, LeadStatus, RepId};
 use crate::routing::{self, Requirements, Snapshot};
 use crate::state::{Availability, OutOfOffice, RepState};
@@ -160,56 +158,86 @@ impl Engine {
     /// Stores a received lead (once: a lead id already present is left as it is) and routes it.
     #[instrument(skip(self, lead), fields(lead = %lead.id))]
     pub async fn ingest(&self, lead: Lead) -> Result<Routed, EngineError> {
-        let id = lead.id;
-        let mut rec = LeadRecord::received(lead);
-        if rec.lead.awaiting_enrichment {
-            // Nothing to route on yet: stored so that nothing is dropped, found by its status.
-            rec.status = LeadStatus::AwaitingEnrichment;
-        }
-        if let Inserted::Existing(rec) = self.store.insert_lead(&rec).await? {
-            debug!(status = rec.status.as_str(), "lead already stored");
-        }
-        self.route(id).await
+        let mut routed = self.route_batch(vec![lead]).await?;
+        routed.pop().ok_or(EngineError::Contention)
     }
 
     /// Routes a stored lead that has no owner yet. Safe to call any number of times, from any
     /// number of tasks: at most one call assigns it.
     #[instrument(skip(self))]
     pub async fn route(&self, id: Uuid) -> Result<Routed, EngineError> {
+        let rec = self
+            .store
+            .get_lead(id)
+            .await?
+            .ok_or(EngineError::NotFound(id))?;
+        let mut routed = self.route_batch(vec![rec.lead]).await?;
+        routed.pop().ok_or(EngineError::Contention)
+    }
+
+    /// Stores and routes a batch of received leads (one queue receive), returning one result per
+    /// lead, in order. Leads already stored are not overwritten; leads already routed (a
+    /// redelivery) are left alone.
+    ///
+    /// The batch is decided in memory against one snapshot of rep counters and pool rotations,
+    /// then committed as one conditional write per chunk of [`BATCH_CHUNK`] leads: each pool's
+    /// rotation is written once per chunk (k turns reserved at once, not one write per lead),
+    /// each new lead is written once (no separate insert), and on DynamoDB the whole chunk is one
+    /// `TransactWriteItems`. If anything changed since it was read, nothing is written and the
+    /// chunk is re-read and re-decided.
+    #[instrument(skip_all, fields(leads = leads.len()))]
+    pub async fn route_batch(&self, leads: Vec<Lead>) -> Result<Vec<Routed>, EngineError> {
+        let mut out = Vec::with_capacity(leads.len());
+        for chunk in leads.chunks(BATCH_CHUNK) {
+            out.extend(self.route_chunk(chunk).await?);
+        }
+        Ok(out)
+    }
+
+    async fn route_chunk(&self, leads: &[Lead]) -> Result<Vec<Routed>, EngineError> {
         for attempt in 0..MAX_ATTEMPTS {
-            let rec = self
-                .store
-                .get_lead(id)
-                .await?
-                .ok_or(EngineError::NotFound(id))?;
-            if !matches!(rec.status, LeadStatus::Queued | LeadStatus::Unassigned) {
-                return Ok(Routed::AlreadyRouted {
-                    status: rec.status,
-                    owner: rec.owner,
-                });
-            }
             let cfg = self.config();
-            let email_owner = self.previous_owner(&cfg, &rec.lead).await?;
-            let (rep_ids, pool_ids) = routing::needs(&cfg, &rec.lead, email_owner.as_ref());
-            let snap = self.snapshot(&rep_ids, &pool_ids, email_owner).await?;
-            let now = self.now();
-            let plan = routing::decide(&cfg, &rec.lead, &snap, now);
-            if rec.status == LeadStatus::Unassigned
-                && plan.status == LeadStatus::Unassigned
-                && plan.pool == rec.pool
-            {
-                return Ok(Routed::StillWaiting);
+            let mut stored = Vec::with_capacity(leads.len());
+            let mut previous = Vec::with_capacity(leads.len());
+            let (mut rep_ids, mut pool_ids): (Vec<RepId>, Vec<String>) = (Vec::new(), Vec::new());
+            for lead in leads {
+                let rec = self.store.get_lead(lead.id).await?;
+                let routing_lead = rec.as_ref().map_or(lead, |r| &r.lead);
+                let owner = self.previous_owner(&cfg, routing_lead).await?;
+                let (reps, pools) = routing::needs(&cfg, routing_lead, owner.as_ref());
+                merge(&mut rep_ids, reps);
+                merge(&mut pool_ids, pools);
+                stored.push(rec);
+                previous.push(owner);
             }
-            let result = match (&plan.owner, plan.status) {
-                (Some(rep), _) => Routed::Assigned { rep: rep.clone() },
-                (None, status) => Routed::Recorded(status),
-            };
-            let repeat_of = routing::decide::sticky_owner(&cfg, &snap, now)
-                .map(|o| o.lead_id)
-                .filter(|prev| *prev != id);
-            let commit = plan_commit(rec, plan, &snap, now, repeat_of);
+            let mut snap = self.snapshot(&rep_ids, &pool_ids, None).await?;
+            let (base_reps, base_pools) = (snap.reps.clone(), snap.pools.clone());
+            let now = self.now();
+            let plan = plan_chunk(&cfg, leads, stored, previous, &mut snap, now);
+            let mut commit = plan.commit;
+            for (id, state) in &snap.reps {
+                let base = base_reps.get(id).map_or(0, |b| b.version);
+                if state.version != base {
+                    commit.reps.push(Versioned {
+                        expected_version: base,
+                        item: state.clone(),
+                    });
+                }
+            }
+            for (id, state) in &snap.pools {
+                let base = base_pools.get(id).map_or(0, |b| b.version);
+                if state.version != base {
+                    commit.pools.push(Versioned {
+                        expected_version: base,
+                        item: state.clone(),
+                    });
+                }
+            }
+            if commit.is_empty() {
+                return Ok(plan.results);
+            }
             match self.store.commit(&commit).await? {
-                CommitOutcome::Committed => return Ok(result),
+                CommitOutcome::Committed => return Ok(plan.results),
                 CommitOutcome::Conflict(stale) => {
                     debug!(attempt, ?stale, "routing conflict, retrying");
                     backoff(attempt).await;
@@ -487,25 +515,128 @@ fn event(
     }
 }
 
-/// The writes that record `plan` for `rec`, each conditional on the version that was read.
-fn plan_commit(
+/// Leads per commit: with their owners' counters, the pools' rotations and two sticky keys each,
+/// a chunk stays well inside DynamoDB's 100-item transactions.
+pub const BATCH_CHUNK: usize = 20;
+
+/// The decided writes of a chunk (rep and pool states are read off the snapshot afterwards).
+struct ChunkPlan {
+    commit: Commit,
+    results: Vec<Routed>,
+}
+
+fn merge(into: &mut Vec<String>, from: Vec<String>) {
+    for x in from {
+        if !into.contains(&x) {
+            into.push(x);
+        }
+    }
+}
+
+/// Decides every lead of a chunk in order against `snap`, advancing it as each plan would, so
+/// the chunk's leads share one rotation and see each other's assignments (two leads of the
+/// same person in one batch go to the same owner).
+fn plan_chunk(
+    cfg: &RoutingConfig,
+    leads: &[Lead],
+    stored: Vec<Option<LeadRecord>>,
+    previous: Vec<Option<EmailOwner>>,
+    snap: &mut Snapshot,
+    now: DateTime<Utc>,
+) -> ChunkPlan {
+    let mut commit = Commit::default();
+    let mut results: Vec<Routed> = Vec::with_capacity(leads.len());
+    let mut first_result: HashMap<Uuid, usize> = HashMap::new();
+    let mut batch_owners: HashMap<String, EmailOwner> = HashMap::new();
+    for ((lead, rec), prev) in leads.iter().zip(stored).zip(previous) {
+        if let Some(&i) = first_result.get(&lead.id) {
+            // The same lead twice in one batch (a redelivery): one decision.
+            let again = results[i].clone();
+            results.push(again);
+            continue;
+        }
+        first_result.insert(lead.id, results.len());
+        let (rec, expected) = match rec {
+            Some(r) if !matches!(r.status, LeadStatus::Queued | LeadStatus::Unassigned) => {
+                results.push(Routed::AlreadyRouted {
+                    status: r.status,
+                    owner: r.owner,
+                });
+                continue;
+            }
+            Some(r) => {
+                let v = r.version;
+                (r, v)
+            }
+            None => (LeadRecord::received(lead.clone()), 0),
+        };
+        if rec.lead.awaiting_enrichment {
+            // Nothing to route on yet: stored so that nothing is dropped, found by its status.
+            let mut rec = rec;
+            rec.status = LeadStatus::AwaitingEnrichment;
+            commit.leads.push(Versioned {
+                expected_version: expected,
+                item: rec,
+            });
+            results.push(Routed::Recorded(LeadStatus::AwaitingEnrichment));
+            continue;
+        }
+        snap.email_owner = contact_keys(&rec.lead)
+            .iter()
+            .find_map(|k| batch_owners.get(k).cloned())
+            .or(prev);
+        let plan = routing::decide(cfg, &rec.lead, snap, now);
+        if expected > 0
+            && rec.status == LeadStatus::Unassigned
+            && plan.status == LeadStatus::Unassigned
+            && plan.pool == rec.pool
+        {
+            results.push(Routed::StillWaiting);
+            continue;
+        }
+        results.push(match (&plan.owner, plan.status) {
+            (Some(rep), _) => Routed::Assigned { rep: rep.clone() },
+            (None, status) => Routed::Recorded(status),
+        });
+        let repeat_of = routing::decide::sticky_owner(cfg, snap, now)
+            .map(|o| o.lead_id)
+            .filter(|prev| *prev != lead.id);
+        snap.apply(&plan);
+        let next = record_plan(rec, plan, now, repeat_of);
+        if let Some(owner) = &next.owner {
+            for key in contact_keys(&next.lead) {
+                let entry = EmailOwner {
+                    email: key.clone(),
+                    rep: owner.clone(),
+                    lead_id: next.lead.id,
+                    at: now,
+                };
+                batch_owners.insert(key, entry);
+            }
+        }
+        commit.leads.push(Versioned {
+            expected_version: expected,
+            item: next,
+        });
+    }
+    commit.email_owners = batch_owners.into_values().collect();
+    ChunkPlan { commit, results }
+}
+
+/// The lead record after `plan`: status, owner, pool, decision, and the history line.
+fn record_plan(
     rec: LeadRecord,
     plan: routing::Plan,
-    snap: &Snapshot,
     now: DateTime<Utc>,
     repeat_of: Option<Uuid>,
-) -> Commit {
-    let expected = rec.version;
+) -> LeadRecord {
     let mut next = rec;
     next.repeat_of = repeat_of.or(next.repeat_of);
     let (what, reason) = match &plan.decision.outcome {
         Outcome::Assigned { .. } => ("assigned", None),
         Outcome::AwaitingClaim { .. } => ("awaiting_claim", None),
         Outcome::Unassigned { reason, .. } => ("unassigned", Some(reason.clone())),
-        Outcome::NoRep { outcome } => (
-            outcome.as_str(),
-            Some(format!("rule `{}`", plan.decision.rule.name)),
-        ),
+        Outcome::NoRep { outcome } => (outcome.as_str(), None),
     };
     let reason = plan
         .reason
@@ -520,44 +651,13 @@ fn plan_commit(
         reason,
     ));
     next.status = plan.status;
-    next.owner = plan.owner.clone();
-    next.pool = plan.pool.clone();
-    if plan.owner.is_some() {
+    next.owner = plan.owner;
+    next.pool = plan.pool;
+    if next.owner.is_some() {
         next.assigned_at = Some(now);
     }
     next.decision = Some(plan.decision);
-    let mut commit = Commit {
-        leads: vec![Versioned {
-            expected_version: expected,
-            item: next.clone(),
-        }],
-        ..Commit::default()
-    };
-    if let Some(rep) = plan.rep {
-        let expected_version = snap.reps.get(&rep.rep).map_or(0, |s| s.version);
-        commit.reps.push(Versioned {
-            expected_version,
-            item: rep,
-        });
-    }
-    if let Some(pool) = plan.rotation {
-        commit.pools.push(Versioned {
-            expected_version: pool.version,
-            item: pool,
-        });
-    }
-    if let Some(owner) = &plan.owner {
-        commit.email_owners = contact_keys(&next.lead)
-            .into_iter()
-            .map(|key| EmailOwner {
-                email: key,
-                rep: owner.clone(),
-                lead_id: next.lead.id,
-                at: now,
-            })
-            .collect();
-    }
-    commit
+    next
 }
 
 /// The sticky-index keys of a lead: its email and its phone.

@@ -37,14 +37,13 @@ struct Envelope {
     content_type: Option<String>,
 }
 
-/// Decodes an intake message — a canonical lead, or a `{source, payload}` envelope — normalizes
-/// it with the same code as the API (integrations may push straight onto the queue) and routes
-/// every lead in it. Idempotent: a redelivered message maps to the same lead ids, finds them
-/// stored and routed, and succeeds without writing.
-pub async fn handle(engine: &Engine, body: &str) -> Result<Vec<Routed>, MessageError> {
+/// Decodes an intake message — a canonical lead, or a `{source, payload}` envelope — into
+/// canonical leads, normalized with the same code as the API (integrations may push straight
+/// onto the queue). Ids are deterministic, so a redelivered message yields the same leads.
+pub fn decode(engine: &Engine, body: &str) -> Result<Vec<Lead>, MessageError> {
     let invalid = |e: &dyn std::fmt::Display| MessageError::Invalid(e.to_string());
     let value: serde_json::Value = serde_json::from_str(body).map_err(|e| invalid(&e))?;
-    let leads = if value.get("payload").is_some() && value.get("id").is_none() {
+    if value.get("payload").is_some() && value.get("id").is_none() {
         let env: Envelope = serde_json::from_value(value).map_err(|e| invalid(&e))?;
         // A payload given as a string is the raw body (form posts); an object is JSON.
         let (bytes, default_ct) = match &env.payload {
@@ -71,16 +70,58 @@ pub async fn handle(engine: &Engine, body: &str) -> Result<Vec<Routed>, MessageE
             None,
             &fallback,
         )
-        .map_err(|e| invalid(&e))?
+        .map_err(|e| invalid(&e))
     } else {
         let lead: Lead = serde_json::from_value(value).map_err(|e| invalid(&e))?;
-        vec![leadrouter_lead::renormalize(lead).map_err(|e| invalid(&e))?]
-    };
-    let mut routed = Vec::with_capacity(leads.len());
-    for lead in leads {
-        routed.push(engine.ingest(lead).await?);
+        Ok(vec![
+            leadrouter_lead::renormalize(lead).map_err(|e| invalid(&e))?,
+        ])
     }
-    Ok(routed)
+}
+
+/// Decodes one message and routes every lead in it. Idempotent: a redelivered message finds its
+/// leads stored and routed and succeeds without writing.
+pub async fn handle(engine: &Engine, body: &str) -> Result<Vec<Routed>, MessageError> {
+    let leads = decode(engine, body)?;
+    Ok(engine.route_batch(leads).await?)
+}
+
+/// Handles a batch of messages (one receive, one SQS event) and returns one result per message,
+/// in order. The valid messages' leads are routed together (one rotation write per pool per
+/// chunk); if that batch commit fails, each message is retried on its own, so a throttle or a
+/// store error fails only the messages it hits, never the whole batch.
+pub async fn handle_batch(
+    engine: &Engine,
+    bodies: &[&str],
+) -> Vec<Result<Vec<Routed>, MessageError>> {
+    let decoded: Vec<Result<Vec<Lead>, MessageError>> =
+        bodies.iter().map(|b| decode(engine, b)).collect();
+    let all: Vec<Lead> = decoded
+        .iter()
+        .filter_map(|d| d.as_ref().ok())
+        .flatten()
+        .cloned()
+        .collect();
+    match engine.route_batch(all).await {
+        Ok(mut routed) => {
+            let mut routed = routed.drain(..);
+            decoded
+                .into_iter()
+                .map(|d| d.map(|leads| routed.by_ref().take(leads.len()).collect()))
+                .collect()
+        }
+        Err(e) => {
+            warn!(error = %e, "batch commit failed; routing message by message");
+            let mut out = Vec::with_capacity(decoded.len());
+            for d in decoded {
+                out.push(match d {
+                    Ok(leads) => engine.route_batch(leads).await.map_err(MessageError::from),
+                    Err(e) => Err(e),
+                });
+            }
+            out
+        }
+    }
 }
 
 /// Tuning of the local worker loop.
@@ -124,15 +165,21 @@ pub async fn run(
                 continue;
             }
         };
-        for msg in msgs {
-            process_one(&engine, queue.as_ref(), &msg, cfg).await;
+        let bodies: Vec<&str> = msgs.iter().map(|m| m.body.as_str()).collect();
+        let results = handle_batch(&engine, &bodies).await;
+        for (msg, result) in msgs.iter().zip(results) {
+            settle(queue.as_ref(), msg, result, cfg).await;
         }
     }
     info!("worker stopped");
 }
 
-async fn process_one(engine: &Engine, queue: &dyn Queue, msg: &Received, cfg: WorkerConfig) {
-    let result = handle(engine, &msg.body).await;
+async fn settle(
+    queue: &dyn Queue,
+    msg: &Received,
+    result: Result<Vec<Routed>, MessageError>,
+    cfg: WorkerConfig,
+) {
     let settle = match &result {
         Ok(_) => queue.ack(&msg.receipt).await,
         Err(MessageError::Invalid(reason)) => {
