@@ -1,0 +1,72 @@
+//! The router function: one SQS event (a batch of intake messages) in, a partial batch response
+//! out.
+//!
+//! `main` (with the DynamoDB/SQS adapters) builds [`Deps`] once per cold start; [`handle`] is
+//! what each invocation runs, and what tests call with real SQS event JSON. Every message is
+//! either routed (or found already routed: SQS delivers at least once) or reported in
+//! `batchItemFailures`, so one bad or throttled message never fails or blocks its batch: SQS
+//! retries only the failures, and moves a message that keeps failing to the dead-letter queue
+//! after the queue's `maxReceiveCount`. Nothing is acknowledged that was not routed.
+
+use std::sync::Arc;
+
+use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
+use leadrouter_domain::engine::Engine;
+use leadrouter_domain::worker::{self, MessageError};
+use tracing::{error, info, instrument, warn};
+
+/// What every invocation needs, built once per cold start.
+pub struct Deps {
+    /// The routing engine over the store.
+    pub engine: Arc<Engine>,
+}
+
+/// Routes one SQS batch. Messages without an id or body are reported as failures (they cannot
+/// be acknowledged individually otherwise).
+#[instrument(skip_all, fields(messages = event.records.len()))]
+pub async fn handle(deps: &Deps, event: SqsEvent) -> SqsBatchResponse {
+    let mut failures = Vec::new();
+    let mut ids = Vec::with_capacity(event.records.len());
+    let mut bodies = Vec::with_capacity(event.records.len());
+    for record in &event.records {
+        match (&record.message_id, &record.body) {
+            (Some(id), Some(body)) => {
+                ids.push(id.clone());
+                bodies.push(body.as_str());
+            }
+            (Some(id), None) => {
+                error!(message_id = %id, "message without a body");
+                failures.push(id.clone());
+            }
+            (None, _) => error!("message without an id; cannot report it"),
+        }
+    }
+    let results = worker::handle_batch(&deps.engine, &bodies).await;
+    let mut routed = 0;
+    for (id, result) in ids.into_iter().zip(results) {
+        match result {
+            Ok(r) => routed += r.len(),
+            Err(MessageError::Invalid(reason)) => {
+                // Retrying will not help; failing it lets the redrive policy move it to the
+                // dead-letter queue after maxReceiveCount, where it can be inspected and redriven.
+                error!(message_id = %id, %reason, "unprocessable message");
+                failures.push(id);
+            }
+            Err(MessageError::Engine(e)) => {
+                warn!(message_id = %id, error = %e, "routing failed, SQS will retry");
+                failures.push(id);
+            }
+        }
+    }
+    info!(routed, failed = failures.len(), "batch done");
+    let mut response = SqsBatchResponse::default();
+    response.batch_item_failures = failures
+        .into_iter()
+        .map(|id| {
+            let mut f = BatchItemFailure::default();
+            f.item_identifier = id;
+            f
+        })
+        .collect();
+    response
+}
