@@ -1,0 +1,97 @@
+//! The ingest function with real API Gateway v2 (HTTP API / Function URL) events: a lead posted
+//! through the gateway is queued with a 202; an invalid one is refused with a 422 naming the field.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use http_body_util::BodyExt;
+use leadrouter_api::AppState;
+use leadrouter_domain::config::{Format, RoutingConfig};
+use leadrouter_domain::engine::Engine;
+use leadrouter_domain::ports::{Queue, SystemClock};
+use leadrouter_embedded::{EmbeddedStore, QueueConfig};
+use leadrouter_ingest::{Deps, app};
+use serde_json::Value;
+use tower::ServiceExt;
+
+const CONFIG: &str = "[[reps]]\nid = \"a\"\n[[pools]]\nid = \"p\"\nmembers = [\"a\"]\nstrategy = \"round_robin\"\n[[rules]]\nname = \"default\"\npool = \"p\"\n";
+
+async fn invoke(deps: &Deps, event_file: &str) -> (u16, Value) {
+    let text = std::fs::read_to_string(format!(
+        "{}/tests/events/{event_file}",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .expect("event");
+    let request = lambda_http::request::from_str(&text).expect("a real API Gateway v2 event");
+    let request = request.map(|body| axum::body::Body::from(body.to_vec()));
+    let response = app(deps).oneshot(request).await.expect("infallible");
+    let status = response.status().as_u16();
+    let bytes = response
+        .into_body()
+        .collect()
+        .await
+        .expect("body")
+        .to_bytes();
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    )
+}
+
+#[tokio::test]
+async fn gateway_events_queue_valid_leads_and_refuse_invalid_ones() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Arc::new(EmbeddedStore::open(&dir.path().join("db.sqlite")).expect("store"));
+    let queue = store.queue(
+        "intake",
+        QueueConfig {
+            visibility_timeout: Duration::from_secs(30),
+            max_receives: 5,
+        },
+    );
+    let cfg = RoutingConfig::parse(CONFIG, Format::Toml, "t.toml").expect("config");
+    let deps = Deps {
+        state: AppState {
+            engine: Arc::new(Engine::new(store, cfg, Arc::new(SystemClock))),
+            queue: Arc::new(queue.clone()),
+            default_country: None,
+            sources: Arc::default(),
+            metrics: Arc::default(),
+            public_url: None,
+        },
+    };
+
+    let (status, body) = invoke(&deps, "apigw-v2-post-lead.json").await;
+    assert_eq!(status, 202, "{body}");
+    let (again, body2) = invoke(&deps, "apigw-v2-post-lead.json").await;
+    assert_eq!(
+        (again, &body2["id"]),
+        (202, &body["id"]),
+        "the Idempotency-Key header gives the same lead"
+    );
+    let msgs = queue.receive(10, Duration::ZERO).await.expect("receive");
+    assert_eq!(msgs.len(), 2);
+    let lead: Value = serde_json::from_str(&msgs[0].body).expect("lead");
+    assert_eq!(lead["id"], body["id"]);
+    assert_eq!(
+        (lead["country"].as_str(), lead["phone"].as_str()),
+        (Some("US"), Some("+14155550132"))
+    );
+    assert_eq!(
+        (lead["first_name"].as_str(), lead["last_name"].as_str()),
+        (Some("Kim"), Some("Lee"))
+    );
+
+    let (status, body) = invoke(&deps, "apigw-v2-post-invalid-lead.json").await;
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(body["error"]["fields"][0]["field"], "email");
+    assert_eq!(
+        queue
+            .receive(10, Duration::ZERO)
+            .await
+            .expect("receive")
+            .len(),
+        0,
+        "nothing queued"
+    );
+}
