@@ -4,7 +4,7 @@ use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use leadrouter_domain::engine::{ActionOutcome, Claim};
+use leadrouter_domain::engine::{ActionOutcome, Claim, RepAction};
 use leadrouter_domain::ports::LeadQuery;
 use leadrouter_domain::record::{LeadRecord, LeadStatus};
 use serde::Deserialize;
@@ -99,11 +99,14 @@ pub async fn list(
     .into_response())
 }
 
-/// Body of rep actions: which rep acts. (Authentication binds this to the caller later.)
+/// Body of rep actions: which rep acts, and why (declines). (Authentication binds the rep to
+/// the caller in a later issue.)
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ActionBody {
     rep: String,
+    #[serde(default)]
+    reason: Option<String>,
 }
 
 fn action_body(body: &[u8]) -> Result<ActionBody, ApiError> {
@@ -116,15 +119,38 @@ fn action_body(body: &[u8]) -> Result<ActionBody, ApiError> {
     })
 }
 
-/// `POST /v1/leads/{id}/accept` with `{"rep": ...}`: only the owner can accept.
-pub async fn accept(
+/// `POST /v1/leads/{id}/{action}` with `{"rep": ..., "reason": ...}`: `accept`, `contacted`
+/// (first touch), `converted`, `lost`, `decline` (reason required; the lead moves on at once and
+/// never comes back to this rep) and `release` (hand back). Only the owner can act.
+pub async fn act(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    Path((id, action)): Path<(String, String)>,
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let id = parse_id(&id)?;
-    let ActionBody { rep } = action_body(&body)?;
-    match state.engine.accept(id, &rep).await? {
+    let ActionBody { rep, reason } = action_body(&body)?;
+    let action = match action.as_str() {
+        "accept" => RepAction::Accept,
+        "contacted" => RepAction::Contacted,
+        "converted" => RepAction::Converted,
+        "lost" => RepAction::Lost,
+        "release" => RepAction::Release,
+        "decline" => match reason
+            .map(|r| r.trim().to_owned())
+            .filter(|r| !r.is_empty())
+        {
+            Some(reason) if reason.chars().count() <= 500 => RepAction::Decline { reason },
+            _ => {
+                let mut err =
+                    ApiError::bad_field("reason", "a decline needs a reason (1 to 500 characters)");
+                err.status = StatusCode::UNPROCESSABLE_ENTITY;
+                err.code = "validation_failed";
+                return Err(err);
+            }
+        },
+        _ => return Err(ApiError::not_found("no such action")),
+    };
+    match state.engine.act(id, &rep, action).await? {
         ActionOutcome::Done(rec) => Ok(axum::Json(view(&rec)).into_response()),
         ActionOutcome::NotOwner { owner, status } => Ok((
             StatusCode::CONFLICT,
@@ -132,6 +158,15 @@ pub async fn accept(
                 "code": "not_owner",
                 "message": format!("{rep} does not own this lead"),
                 "owner": owner,
+                "status": status,
+            }})),
+        )
+            .into_response()),
+        ActionOutcome::InvalidState { status } => Ok((
+            StatusCode::CONFLICT,
+            axum::Json(json!({"error": {
+                "code": "invalid_state",
+                "message": format!("not possible for a lead that is {}", status.as_str()),
                 "status": status,
             }})),
         )
@@ -147,7 +182,7 @@ pub async fn claim(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let id = parse_id(&id)?;
-    let ActionBody { rep } = action_body(&body)?;
+    let ActionBody { rep, .. } = action_body(&body)?;
     match state.engine.claim(id, &rep).await? {
         Claim::Claimed(rec) => Ok(axum::Json(view(&rec)).into_response()),
         Claim::AlreadyOwned { by } => Ok((

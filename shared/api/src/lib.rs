@@ -54,7 +54,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/healthz", get(health))
         .route("/v1/leads", post(intake::create).get(leads::list))
         .route("/v1/leads/{id}", get(leads::get))
-        .route("/v1/leads/{id}/accept", post(leads::accept))
+        .route("/v1/leads/{id}/{action}", post(leads::act))
         .route("/v1/leads/{id}/claim", post(leads::claim))
         .route("/v1/pools/{id}/queue", get(leads::pool_queue))
         .route("/v1/hooks/{source}", post(hooks::receive))

@@ -495,3 +495,130 @@ async fn leads_list_pages_through_everything() {
     let (s, h) = app.get("/v1/healthz").await;
     assert_eq!((s, h["status"].as_str()), (StatusCode::OK, Some("ok")));
 }
+
+async fn open_leads(app: &App, rep: &str) -> u64 {
+    let (_, r) = app.get(&format!("/v1/reps/{rep}")).await;
+    r["open_leads"].as_u64().unwrap_or(u64::MAX)
+}
+
+#[tokio::test]
+async fn rep_actions_move_a_lead_through_its_life() {
+    let app = App::new();
+    let (_, b) = app
+        .json("POST", "/v1/leads", json!({"email": "life@corp.de"}))
+        .await;
+    let id = b["id"].as_str().expect("id").to_owned();
+    app.drain().await;
+    let act = |action: &'static str, body: Value| {
+        let uri = format!("/v1/leads/{id}/{action}");
+        let app = &app;
+        async move { app.json("POST", &uri, body).await }
+    };
+    assert_eq!(open_leads(&app, "ana").await, 1);
+    let (s, l) = act("contacted", json!({"rep": "ana"})).await;
+    assert_eq!(
+        (s, l["status"].as_str()),
+        (StatusCode::OK, Some("contacted")),
+        "{l}"
+    );
+    let (s, b) = act("contacted", json!({"rep": "ben"})).await;
+    assert_eq!(
+        (s, b["error"]["code"].as_str()),
+        (StatusCode::CONFLICT, Some("not_owner"))
+    );
+    let (s, l) = act("converted", json!({"rep": "ana"})).await;
+    assert_eq!(
+        (s, l["status"].as_str()),
+        (StatusCode::OK, Some("converted"))
+    );
+    assert_eq!(
+        open_leads(&app, "ana").await,
+        0,
+        "a closed lead frees its slot"
+    );
+    let (s, _) = act("converted", json!({"rep": "ana"})).await;
+    assert_eq!(s, StatusCode::OK, "idempotent");
+    assert_eq!(open_leads(&app, "ana").await, 0, "and never double-counted");
+    let (s, b) = act("accept", json!({"rep": "ana"})).await;
+    assert_eq!(
+        (s, b["error"]["code"].as_str()),
+        (StatusCode::CONFLICT, Some("invalid_state"))
+    );
+    let (s, _) = act("teleport", json!({"rep": "ana"})).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    let (_, l) = app.get(&format!("/v1/leads/{id}")).await;
+    let events: Vec<&str> = l["history"]
+        .as_array()
+        .expect("history")
+        .iter()
+        .filter_map(|h| h["event"].as_str())
+        .collect();
+    assert_eq!(events, ["received", "assigned", "contacted", "converted"]);
+}
+
+#[tokio::test]
+async fn a_declined_lead_moves_on_at_once_and_never_comes_back() {
+    let app = App::new();
+    let (_, b) = app
+        .json("POST", "/v1/leads", json!({"email": "hot@corp.de"}))
+        .await;
+    let id = b["id"].as_str().expect("id").to_owned();
+    app.drain().await;
+    let uri = |a: &str| format!("/v1/leads/{id}/{a}");
+    let (s, b) = app
+        .json("POST", &uri("decline"), json!({"rep": "ana"}))
+        .await;
+    assert_eq!(
+        (s, b["error"]["fields"][0]["field"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("reason"))
+    );
+    let (s, l) = app
+        .json(
+            "POST",
+            &uri("decline"),
+            json!({"rep": "ana", "reason": "conflict of interest"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{l}");
+    assert_eq!(
+        (l["status"].as_str(), l["owner"].as_str()),
+        (Some("assigned"), Some("ben")),
+        "handed on at once: {l}"
+    );
+    assert_eq!(
+        (open_leads(&app, "ana").await, open_leads(&app, "ben").await),
+        (0, 1)
+    );
+    // Ben releases it: nobody else can take it (ana declined), so it waits.
+    let (s, l) = app
+        .json("POST", &uri("release"), json!({"rep": "ben"}))
+        .await;
+    assert_eq!(
+        (s, l["status"].as_str()),
+        (StatusCode::OK, Some("unassigned")),
+        "{l}"
+    );
+    assert_eq!(open_leads(&app, "ben").await, 0);
+    let reasons = &l["decision"]["steps"][0]["candidates"];
+    assert_eq!(reasons[0]["reasons"][0]["reason"], "declined_before", "{l}");
+    // A sweep finds nobody either: it never comes back to a rep who declined it.
+    app.state.engine.retry_waiting().await.expect("sweep");
+    let (_, l) = app.get(&format!("/v1/leads/{id}")).await;
+    assert_eq!(l["status"], "unassigned");
+    let history: Vec<(String, String)> = l["history"]
+        .as_array()
+        .expect("history")
+        .iter()
+        .map(|h| {
+            (
+                h["event"].as_str().unwrap_or_default().to_owned(),
+                h["reason"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect();
+    assert!(
+        history.contains(&("declined".into(), "conflict of interest".into())),
+        "{history:?}"
+    );
+    assert!(history.iter().any(|(e, _)| e == "released"));
+}

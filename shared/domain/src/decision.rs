@@ -42,6 +42,8 @@ pub enum Ineligible {
         /// The lead's territory (`DE` or `US-CA`).
         territory: String,
     },
+    /// Declined or released this lead before; it never goes back to them.
+    DeclinedBefore,
     /// Speaks none of the languages the rule requires.
     MissingLanguage {
         /// The languages accepted.

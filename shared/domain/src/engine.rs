@@ -82,6 +82,52 @@ pub enum ActionOutcome {
         /// The current status.
         status: LeadStatus,
     },
+    /// The action does not apply to a lead in this status (e.g. accepting a lost lead).
+    InvalidState {
+        /// The current status.
+        status: LeadStatus,
+    },
+}
+
+/// What a rep does with a lead they own.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RepAction {
+    /// Takes it on.
+    Accept,
+    /// Made first contact.
+    Contacted,
+    /// Won.
+    Converted,
+    /// Lost.
+    Lost,
+    /// Will not work it: it moves on at once and never comes back to this rep.
+    Decline {
+        /// Why (kept in the history).
+        reason: String,
+    },
+    /// Hands it back: it moves on at once and never comes back to this rep.
+    Release,
+}
+
+impl RepAction {
+    /// The history event name.
+    pub fn name(&self) -> &'static str {
+        match self {
+            RepAction::Accept => "accepted",
+            RepAction::Contacted => "contacted",
+            RepAction::Converted => "converted",
+            RepAction::Lost => "lost",
+            RepAction::Decline { .. } => "declined",
+            RepAction::Release => "released",
+        }
+    }
+
+    fn reason(&self) -> Option<String> {
+        match self {
+            RepAction::Decline { reason } => Some(reason.clone()),
+            _ => None,
+        }
+    }
 }
 
 /// Result of claiming a lead from a claim pool.
@@ -290,12 +336,26 @@ impl Engine {
             reps,
             pools,
             email_owner,
+            excluded: Vec::new(),
         })
     }
 
     /// The owner accepts the lead. Idempotent for the owner; anyone else gets `NotOwner`.
-    #[instrument(skip(self))]
     pub async fn accept(&self, id: Uuid, rep: &str) -> Result<ActionOutcome, EngineError> {
+        self.act(id, rep, RepAction::Accept).await
+    }
+
+    /// A rep acts on a lead they own. Each action is one conditional write of the lead (and of
+    /// the rep's counters when the lead leaves them), lands in the history, and is idempotent:
+    /// repeating it changes nothing. Only the current owner can act; a decline or release hands
+    /// the lead on at once, and it never comes back to that rep.
+    #[instrument(skip(self, action), fields(action = action.name()))]
+    pub async fn act(
+        &self,
+        id: Uuid,
+        rep: &str,
+        action: RepAction,
+    ) -> Result<ActionOutcome, EngineError> {
         for attempt in 0..MAX_ATTEMPTS {
             let rec = self
                 .store
@@ -308,25 +368,89 @@ impl Engine {
                     status: rec.status,
                 });
             }
-            if rec.status == LeadStatus::Accepted {
-                return Ok(ActionOutcome::Done(Box::new(rec)));
-            }
             let now = self.now();
             let mut next = rec.clone();
-            next.status = LeadStatus::Accepted;
-            next.accepted_at = Some(now);
-            next.history
-                .push(event(now, "accepted", Some(rep), None, None));
-            let commit = Commit {
+            let leaves_rep = match (&action, rec.status) {
+                (RepAction::Accept, LeadStatus::Assigned) => {
+                    next.status = LeadStatus::Accepted;
+                    next.accepted_at = Some(now);
+                    false
+                }
+                (RepAction::Contacted, LeadStatus::Assigned | LeadStatus::Accepted) => {
+                    next.status = LeadStatus::Contacted;
+                    next.accepted_at = next.accepted_at.or(Some(now));
+                    next.contacted_at = Some(now);
+                    false
+                }
+                (
+                    RepAction::Converted | RepAction::Lost,
+                    LeadStatus::Assigned | LeadStatus::Accepted | LeadStatus::Contacted,
+                ) => {
+                    next.status = if matches!(action, RepAction::Converted) {
+                        LeadStatus::Converted
+                    } else {
+                        LeadStatus::Lost
+                    };
+                    next.closed_at = Some(now);
+                    true
+                }
+                (
+                    RepAction::Decline { .. } | RepAction::Release,
+                    LeadStatus::Assigned | LeadStatus::Accepted | LeadStatus::Contacted,
+                ) => {
+                    next.status = LeadStatus::Queued;
+                    next.owner = None;
+                    next.assigned_at = None;
+                    next.accepted_at = None;
+                    next.contacted_at = None;
+                    if !next.declined_by.iter().any(|r| r == rep) {
+                        next.declined_by.push(rep.to_owned());
+                    }
+                    true
+                }
+                // Already done: idempotent.
+                (RepAction::Accept, LeadStatus::Accepted | LeadStatus::Contacted)
+                | (RepAction::Contacted, LeadStatus::Contacted)
+                | (RepAction::Converted, LeadStatus::Converted)
+                | (RepAction::Lost, LeadStatus::Lost) => {
+                    return Ok(ActionOutcome::Done(Box::new(rec)));
+                }
+                (_, status) => return Ok(ActionOutcome::InvalidState { status }),
+            };
+            next.history.push(event(
+                now,
+                action.name(),
+                Some(rep),
+                rec.pool.as_deref(),
+                action.reason(),
+            ));
+            let mut commit = Commit {
                 leads: vec![Versioned {
                     expected_version: rec.version,
                     item: next.clone(),
                 }],
                 ..Commit::default()
             };
+            if leaves_rep {
+                let mut states = self.store.get_reps(&[rep.to_owned()]).await?;
+                let state = states.pop().unwrap_or_else(|| RepState::new(rep));
+                let mut freed = state.clone();
+                freed.open_leads = freed.open_leads.saturating_sub(1);
+                commit.reps.push(Versioned {
+                    expected_version: state.version,
+                    item: freed,
+                });
+            }
             match self.store.commit(&commit).await? {
                 CommitOutcome::Committed => {
                     next.version = rec.version + 1;
+                    if matches!(action, RepAction::Decline { .. } | RepAction::Release) {
+                        // Hand it on at once; if nobody can take it, it waits `unassigned`.
+                        self.route(id).await?;
+                        if let Some(routed) = self.store.get_lead(id).await? {
+                            return Ok(ActionOutcome::Done(Box::new(routed)));
+                        }
+                    }
                     return Ok(ActionOutcome::Done(Box::new(next)));
                 }
                 CommitOutcome::Conflict(_) => backoff(attempt).await,
@@ -581,6 +705,7 @@ fn plan_chunk(
             results.push(Routed::Recorded(LeadStatus::AwaitingEnrichment));
             continue;
         }
+        snap.excluded = rec.declined_by.clone();
         snap.email_owner = contact_keys(&rec.lead)
             .iter()
             .find_map(|k| batch_owners.get(k).cloned())

@@ -21,6 +21,12 @@ pub enum LeadStatus {
     Assigned,
     /// The owner accepted it.
     Accepted,
+    /// The owner made first contact.
+    Contacted,
+    /// Won: closed as converted.
+    Converted,
+    /// Closed as lost.
+    Lost,
     /// Waiting in a `claim` pool for a rep to claim it.
     AwaitingClaim,
     /// Nobody was eligible and there was no fallback; waits to be handed out.
@@ -42,6 +48,9 @@ impl LeadStatus {
             LeadStatus::Queued => "queued",
             LeadStatus::Assigned => "assigned",
             LeadStatus::Accepted => "accepted",
+            LeadStatus::Contacted => "contacted",
+            LeadStatus::Converted => "converted",
+            LeadStatus::Lost => "lost",
             LeadStatus::AwaitingClaim => "awaiting_claim",
             LeadStatus::Unassigned => "unassigned",
             LeadStatus::Nurture => "nurture",
@@ -57,6 +66,9 @@ impl LeadStatus {
             "queued" => LeadStatus::Queued,
             "assigned" => LeadStatus::Assigned,
             "accepted" => LeadStatus::Accepted,
+            "contacted" => LeadStatus::Contacted,
+            "converted" => LeadStatus::Converted,
+            "lost" => LeadStatus::Lost,
             "awaiting_claim" => LeadStatus::AwaitingClaim,
             "unassigned" => LeadStatus::Unassigned,
             "nurture" => LeadStatus::Nurture,
@@ -116,6 +128,15 @@ pub struct LeadRecord {
     /// Everything that happened to the lead, oldest first.
     #[serde(default)]
     pub history: Vec<HistoryEntry>,
+    /// Reps who declined or released this lead: it never goes back to them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub declined_by: Vec<RepId>,
+    /// First touch by the owner.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contacted_at: Option<DateTime<Utc>>,
+    /// When it was closed (converted or lost).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub closed_at: Option<DateTime<Utc>>,
     /// The earlier lead this one repeats (same email or phone within the sticky window).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub repeat_of: Option<uuid::Uuid>,
@@ -147,6 +168,9 @@ impl LeadRecord {
                 reason: None,
             }],
             repeat_of: None,
+            declined_by: Vec::new(),
+            contacted_at: None,
+            closed_at: None,
             version: 1,
             assigned_at: None,
             accepted_at: None,

@@ -30,6 +30,8 @@ pub struct Snapshot {
     pub pools: HashMap<PoolId, PoolState>,
     /// The latest owner of a lead with the same email, if any.
     pub email_owner: Option<EmailOwner>,
+    /// Reps this lead must not go to (they declined or released it).
+    pub excluded: Vec<RepId>,
 }
 
 impl Snapshot {
@@ -162,8 +164,11 @@ impl Ctx<'_> {
     fn candidate(&self, rep: &str, respect_hours: bool) -> Candidate {
         match self.cfg.rep(rep) {
             Some(r) => {
-                let reasons =
+                let mut reasons =
                     ineligibility(r, &self.snap.rep(rep), &self.req, respect_hours, self.now);
+                if self.snap.excluded.iter().any(|x| x == rep) {
+                    reasons.push(crate::decision::Ineligible::DeclinedBefore);
+                }
                 Candidate {
                     rep: rep.to_owned(),
                     eligible: reasons.is_empty(),
@@ -469,6 +474,7 @@ fn unassigned_reason(steps: &[Step]) -> String {
                 crate::decision::Ineligible::OverDailyCap { .. } => "at their daily cap",
                 crate::decision::Ineligible::MissingSkill { .. } => "missing a required skill",
                 crate::decision::Ineligible::OutsideTerritory { .. } => "outside the territory",
+                crate::decision::Ineligible::DeclinedBefore => "declined it before",
                 crate::decision::Ineligible::MissingLanguage { .. } => {
                     "not speaking a required language"
                 }
