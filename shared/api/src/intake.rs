@@ -105,7 +105,7 @@ pub fn decode(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<Lead
         }
         "application/x-www-form-urlencoded" => {
             intake.source = "form".into();
-            normalize_form(body, &intake)?
+            normalize_form(body, &intake).map_err(|e| form_error(e, body))?
         }
         "" => {
             return Err(ApiError::new(
@@ -128,4 +128,36 @@ pub fn decode(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<Lead
         lead.id = id;
     }
     Ok(lead)
+}
+
+/// Encoding problems in a form body are a malformed request (400, naming the field and the byte
+/// offset of the first bad escape); anything else is a validation problem (422).
+fn form_error(e: leadrouter_lead::ValidationError, body: &[u8]) -> ApiError {
+    let is_encoding = |p: &str| p.contains("percent-encoding") || p.contains("UTF-8");
+    if !e.problems.iter().any(|p| is_encoding(&p.problem)) {
+        return e.into();
+    }
+    let offset = body.iter().enumerate().position(|(i, b)| {
+        *b == b'%'
+            && !(body.get(i + 1).is_some_and(u8::is_ascii_hexdigit)
+                && body.get(i + 2).is_some_and(u8::is_ascii_hexdigit))
+    });
+    let mut err = ApiError::new(
+        StatusCode::BAD_REQUEST,
+        "malformed_body",
+        match offset {
+            Some(at) => format!("malformed form body: bad percent-escape at byte {at}"),
+            None => "malformed form body: a value is not valid UTF-8".to_owned(),
+        },
+    );
+    err.fields = e
+        .problems
+        .into_iter()
+        .filter(|p| is_encoding(&p.problem))
+        .map(|p| crate::error::FieldError {
+            field: p.field,
+            problem: p.problem,
+        })
+        .collect();
+    err
 }

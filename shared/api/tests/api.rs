@@ -287,6 +287,24 @@ async fn bad_input_gets_a_4xx_naming_the_problem() {
         "{b}"
     );
     let (s, b) = app
+        .call(raw(
+            "application/x-www-form-urlencoded",
+            "name=x&email=a%ZZb@corp.de",
+        ))
+        .await;
+    assert_eq!(
+        (s, b["error"]["code"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("malformed_body")),
+        "{b}"
+    );
+    assert_eq!(b["error"]["fields"][0]["field"], "email");
+    assert!(
+        b["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("byte 14")),
+        "{b}"
+    );
+    let (s, b) = app
         .json("POST", "/v1/leads", json!({"email": "not-an-email"}))
         .await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
