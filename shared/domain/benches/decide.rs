@@ -22,16 +22,26 @@ fn config(rules: usize, reps: usize) -> RoutingConfig {
         ));
     }
     let members: Vec<String> = (0..reps).map(|i| format!("\"r{i}\"")).collect();
-    src.push_str(&format!("[[pools]]\nid = \"p\"\nmembers = [{}]\nstrategy = \"round_robin\"\n", members.join(", ")));
+    src.push_str(&format!(
+        "[[pools]]\nid = \"p\"\nmembers = [{}]\nstrategy = \"round_robin\"\n",
+        members.join(", ")
+    ));
     // Rules that do not match (a mix of operators), then the one that does, then the default.
     for i in 0..rules.saturating_sub(2) {
         let cond = match i % 4 {
             0 => format!("{{ field = \"country\", in = [\"X{i}\", \"Y{i}\"] }}"),
-            1 => format!("{{ all = [{{ field = \"seats\", gte = {} }}, {{ field = \"industry\", equals = \"I{i}\" }}] }}", 1_000_000 + i),
+            1 => format!(
+                "{{ all = [{{ field = \"seats\", gte = {} }}, {{ field = \"industry\", equals = \"I{i}\" }}] }}",
+                1_000_000 + i
+            ),
             2 => format!("{{ field = \"utm_campaign\", prefix = \"c{i}-\" }}"),
-            _ => format!("{{ any = [{{ field = \"custom.plan\", equals = \"p{i}\" }}, {{ not = {{ field = \"email\", exists = true }} }}] }}"),
+            _ => format!(
+                "{{ any = [{{ field = \"custom.plan\", equals = \"p{i}\" }}, {{ not = {{ field = \"email\", exists = true }} }}] }}"
+            ),
         };
-        src.push_str(&format!("[[rules]]\nname = \"r{i}\"\nwhen = {cond}\npool = \"p\"\n"));
+        src.push_str(&format!(
+            "[[rules]]\nname = \"r{i}\"\nwhen = {cond}\npool = \"p\"\n"
+        ));
     }
     src.push_str("[[rules]]\nname = \"match\"\nwhen = { field = \"country\", equals = \"DE\" }\npool = \"p\"\nmatch_language = true\n");
     src.push_str("[[rules]]\nname = \"default\"\npool = \"p\"\n");
@@ -39,7 +49,10 @@ fn config(rules: usize, reps: usize) -> RoutingConfig {
 }
 
 fn bench(c: &mut Criterion) {
-    let now = Utc.with_ymd_and_hms(2026, 11, 23, 12, 0, 0).single().expect("time");
+    let now = Utc
+        .with_ymd_and_hms(2026, 11, 23, 12, 0, 0)
+        .single()
+        .expect("time");
     let lead = Lead {
         id: Uuid::now_v7(),
         received_at: now,
@@ -55,12 +68,16 @@ fn bench(c: &mut Criterion) {
         for reps in [10, 200, 2000] {
             let cfg = config(rules, reps);
             let mut snap = Snapshot::default();
-            group.bench_with_input(BenchmarkId::new(format!("{rules}_rules"), format!("{reps}_reps")), &cfg, |b, cfg| {
-                b.iter(|| {
-                    let plan = decide(cfg, &lead, &snap, now);
-                    std::hint::black_box(&plan);
-                });
-            });
+            group.bench_with_input(
+                BenchmarkId::new(format!("{rules}_rules"), format!("{reps}_reps")),
+                &cfg,
+                |b, cfg| {
+                    b.iter(|| {
+                        let plan = decide(cfg, &lead, &snap, now);
+                        std::hint::black_box(&plan);
+                    });
+                },
+            );
             // Sanity: the decision is the one expected (rotation advances when applied).
             let plan = decide(&cfg, &lead, &snap, now);
             assert_eq!(plan.decision.rule.name, "match");

@@ -534,3 +534,48 @@ fn assignment_bumps_the_owners_counters() {
         (1, 1, 0)
     );
 }
+
+#[test]
+fn editing_the_member_list_keeps_everyones_turn() {
+    let before = pool_cfg("round_robin", "", "");
+    let mut snap = Snapshot::default();
+    assert_eq!(route_n(&before, &mut snap, 4), ["a", "b", "c", "a"]);
+    // The admin adds rep d and removes nobody: the rotation state is keyed by rep, so a, b and c
+    // keep their places; the newcomer (never assigned) goes first once, then the rotation goes on
+    // where it was (b is next).
+    let after = cfg(r#"
+[[reps]]
+id = "a"
+[[reps]]
+id = "b"
+[[reps]]
+id = "c"
+[[reps]]
+id = "d"
+[[pools]]
+id = "p"
+members = ["d", "a", "b", "c"]
+strategy = "round_robin"
+[[rules]]
+name = "default"
+pool = "p"
+"#);
+    assert_eq!(route_n(&after, &mut snap, 5), ["d", "b", "c", "a", "d"]);
+    // Removing c leaves a, b and d in their order too.
+    let removed = cfg(r#"
+[[reps]]
+id = "a"
+[[reps]]
+id = "b"
+[[reps]]
+id = "d"
+[[pools]]
+id = "p"
+members = ["a", "b", "d"]
+strategy = "round_robin"
+[[rules]]
+name = "default"
+pool = "p"
+"#);
+    assert_eq!(route_n(&removed, &mut snap, 3), ["b", "a", "d"]);
+}
