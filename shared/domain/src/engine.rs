@@ -25,6 +25,14 @@ use crate::state::{Availability, OutOfOffice, RepState};
 /// Conflicts retried before giving the work back (to the queue, or as a 503 to the caller).
 const MAX_ATTEMPTS: u32 = 12;
 
+/// One attempt of an optimistic read-decide-write cycle (see [`Engine::optimistic`]).
+enum Attempt<T> {
+    /// Nothing to write: this is the answer.
+    Done(T),
+    /// Write this; once it lands, this is the answer.
+    Write(Commit, T),
+}
+
 /// Why the engine could not do something. Lost races are not errors; see the result enums.
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
@@ -241,7 +249,7 @@ impl Engine {
     }
 
     async fn route_chunk(&self, leads: &[Lead]) -> Result<Vec<Routed>, EngineError> {
-        for attempt in 0..MAX_ATTEMPTS {
+        self.optimistic("route", move || async move {
             let cfg = self.config();
             let mut stored = Vec::with_capacity(leads.len());
             let mut previous = Vec::with_capacity(leads.len());
@@ -279,18 +287,41 @@ impl Engine {
                     });
                 }
             }
+            Ok(Attempt::Write(commit, plan.results))
+        })
+        .await
+    }
+
+    /// Runs `attempt` until its commit lands (or it needs no write). A lost race — any item
+    /// changed since it was read — writes nothing; the attempt re-reads and re-decides after a
+    /// jittered backoff, at most [`MAX_ATTEMPTS`] times, then gives the work back as
+    /// [`EngineError::Contention`].
+    async fn optimistic<T, F, Fut>(
+        &self,
+        what: &'static str,
+        mut attempt: F,
+    ) -> Result<T, EngineError>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<Attempt<T>, EngineError>>,
+    {
+        for n in 0..MAX_ATTEMPTS {
+            let (commit, answer) = match attempt().await? {
+                Attempt::Done(answer) => return Ok(answer),
+                Attempt::Write(commit, answer) => (commit, answer),
+            };
             if commit.is_empty() {
-                return Ok(plan.results);
+                return Ok(answer);
             }
             match self.store.commit(&commit).await? {
-                CommitOutcome::Committed => return Ok(plan.results),
+                CommitOutcome::Committed => return Ok(answer),
                 CommitOutcome::Conflict(stale) => {
-                    debug!(attempt, ?stale, "routing conflict, retrying");
-                    backoff(attempt).await;
+                    debug!(what, attempt = n, ?stale, "conflict, retrying");
+                    backoff(n).await;
                 }
             }
         }
-        warn!("routing gave up under contention");
+        warn!(what, "gave up under contention");
         Err(EngineError::Contention)
     }
 
@@ -356,107 +387,115 @@ impl Engine {
         rep: &str,
         action: RepAction,
     ) -> Result<ActionOutcome, EngineError> {
-        for attempt in 0..MAX_ATTEMPTS {
-            let rec = self
-                .store
-                .get_lead(id)
-                .await?
-                .ok_or(EngineError::NotFound(id))?;
-            if rec.owner.as_deref() != Some(rep) {
-                return Ok(ActionOutcome::NotOwner {
-                    owner: rec.owner,
-                    status: rec.status,
-                });
-            }
-            let now = self.now();
-            let mut next = rec.clone();
-            let leaves_rep = match (&action, rec.status) {
-                (RepAction::Accept, LeadStatus::Assigned) => {
-                    next.status = LeadStatus::Accepted;
-                    next.accepted_at = Some(now);
-                    false
+        let action = &action;
+        let outcome = self
+            .optimistic("act", move || async move {
+                let rec = self
+                    .store
+                    .get_lead(id)
+                    .await?
+                    .ok_or(EngineError::NotFound(id))?;
+                if rec.owner.as_deref() != Some(rep) {
+                    return Ok(Attempt::Done(ActionOutcome::NotOwner {
+                        owner: rec.owner,
+                        status: rec.status,
+                    }));
                 }
-                (RepAction::Contacted, LeadStatus::Assigned | LeadStatus::Accepted) => {
-                    next.status = LeadStatus::Contacted;
-                    next.accepted_at = next.accepted_at.or(Some(now));
-                    next.contacted_at = Some(now);
-                    false
-                }
-                (
-                    RepAction::Converted | RepAction::Lost,
-                    LeadStatus::Assigned | LeadStatus::Accepted | LeadStatus::Contacted,
-                ) => {
-                    next.status = if matches!(action, RepAction::Converted) {
-                        LeadStatus::Converted
-                    } else {
-                        LeadStatus::Lost
-                    };
-                    next.closed_at = Some(now);
-                    true
-                }
-                (
-                    RepAction::Decline { .. } | RepAction::Release,
-                    LeadStatus::Assigned | LeadStatus::Accepted | LeadStatus::Contacted,
-                ) => {
-                    next.status = LeadStatus::Queued;
-                    next.owner = None;
-                    next.assigned_at = None;
-                    next.accepted_at = None;
-                    next.contacted_at = None;
-                    if !next.declined_by.iter().any(|r| r == rep) {
-                        next.declined_by.push(rep.to_owned());
+                let now = self.now();
+                let mut next = rec.clone();
+                let leaves_rep = match (&action, rec.status) {
+                    (RepAction::Accept, LeadStatus::Assigned) => {
+                        next.status = LeadStatus::Accepted;
+                        next.accepted_at = Some(now);
+                        false
                     }
-                    true
-                }
-                // Already done: idempotent.
-                (RepAction::Accept, LeadStatus::Accepted | LeadStatus::Contacted)
-                | (RepAction::Contacted, LeadStatus::Contacted)
-                | (RepAction::Converted, LeadStatus::Converted)
-                | (RepAction::Lost, LeadStatus::Lost) => {
-                    return Ok(ActionOutcome::Done(Box::new(rec)));
-                }
-                (_, status) => return Ok(ActionOutcome::InvalidState { status }),
-            };
-            next.history.push(event(
-                now,
-                action.name(),
-                Some(rep),
-                rec.pool.as_deref(),
-                action.reason(),
-            ));
-            let mut commit = Commit {
-                leads: vec![Versioned {
-                    expected_version: rec.version,
-                    item: next.clone(),
-                }],
-                ..Commit::default()
-            };
-            if leaves_rep {
-                let mut states = self.store.get_reps(&[rep.to_owned()]).await?;
-                let state = states.pop().unwrap_or_else(|| RepState::new(rep));
-                let mut freed = state.clone();
-                freed.open_leads = freed.open_leads.saturating_sub(1);
-                commit.reps.push(Versioned {
-                    expected_version: state.version,
-                    item: freed,
-                });
-            }
-            match self.store.commit(&commit).await? {
-                CommitOutcome::Committed => {
-                    next.version = rec.version + 1;
-                    if matches!(action, RepAction::Decline { .. } | RepAction::Release) {
-                        // Hand it on at once; if nobody can take it, it waits `unassigned`.
-                        self.route(id).await?;
-                        if let Some(routed) = self.store.get_lead(id).await? {
-                            return Ok(ActionOutcome::Done(Box::new(routed)));
+                    (RepAction::Contacted, LeadStatus::Assigned | LeadStatus::Accepted) => {
+                        next.status = LeadStatus::Contacted;
+                        next.accepted_at = next.accepted_at.or(Some(now));
+                        next.contacted_at = Some(now);
+                        false
+                    }
+                    (
+                        RepAction::Converted | RepAction::Lost,
+                        LeadStatus::Assigned | LeadStatus::Accepted | LeadStatus::Contacted,
+                    ) => {
+                        next.status = if matches!(action, RepAction::Converted) {
+                            LeadStatus::Converted
+                        } else {
+                            LeadStatus::Lost
+                        };
+                        next.closed_at = Some(now);
+                        true
+                    }
+                    (
+                        RepAction::Decline { .. } | RepAction::Release,
+                        LeadStatus::Assigned | LeadStatus::Accepted | LeadStatus::Contacted,
+                    ) => {
+                        next.status = LeadStatus::Queued;
+                        next.owner = None;
+                        next.assigned_at = None;
+                        next.accepted_at = None;
+                        next.contacted_at = None;
+                        if !next.declined_by.iter().any(|r| r == rep) {
+                            next.declined_by.push(rep.to_owned());
                         }
+                        true
                     }
-                    return Ok(ActionOutcome::Done(Box::new(next)));
+                    // Already done: idempotent.
+                    (RepAction::Accept, LeadStatus::Accepted | LeadStatus::Contacted)
+                    | (RepAction::Contacted, LeadStatus::Contacted)
+                    | (RepAction::Converted, LeadStatus::Converted)
+                    | (RepAction::Lost, LeadStatus::Lost) => {
+                        return Ok(Attempt::Done(ActionOutcome::Done(Box::new(rec))));
+                    }
+                    (_, status) => {
+                        return Ok(Attempt::Done(ActionOutcome::InvalidState { status }));
+                    }
+                };
+                next.history.push(event(
+                    now,
+                    action.name(),
+                    Some(rep),
+                    rec.pool.as_deref(),
+                    action.reason(),
+                ));
+                let mut commit = Commit {
+                    leads: vec![Versioned {
+                        expected_version: rec.version,
+                        item: next.clone(),
+                    }],
+                    ..Commit::default()
+                };
+                if leaves_rep {
+                    let state = self.rep_state(rep).await?;
+                    let mut freed = state.clone();
+                    freed.open_leads = freed.open_leads.saturating_sub(1);
+                    commit.reps.push(Versioned {
+                        expected_version: state.version,
+                        item: freed,
+                    });
                 }
-                CommitOutcome::Conflict(_) => backoff(attempt).await,
+                next.version = rec.version + 1;
+                Ok(Attempt::Write(commit, ActionOutcome::Done(Box::new(next))))
+            })
+            .await?;
+        let handed_back = matches!(action, RepAction::Decline { .. } | RepAction::Release);
+        if let (ActionOutcome::Done(rec), true) = (&outcome, handed_back)
+            && rec.status == LeadStatus::Queued
+        {
+            // Hand it on at once; if nobody can take it, it waits `unassigned`.
+            self.route(id).await?;
+            if let Some(routed) = self.store.get_lead(id).await? {
+                return Ok(ActionOutcome::Done(Box::new(routed)));
             }
         }
-        Err(EngineError::Contention)
+        Ok(outcome)
+    }
+
+    /// A rep's live state (version 0 if never written).
+    async fn rep_state(&self, rep: &str) -> Result<RepState, EngineError> {
+        let mut states = self.store.get_reps(&[rep.to_owned()]).await?;
+        Ok(states.pop().unwrap_or_else(|| RepState::new(rep)))
     }
 
     /// A rep claims a lead waiting in a claim pool. Of concurrent claims exactly one wins.
@@ -466,41 +505,41 @@ impl Engine {
         let rep_cfg = cfg
             .rep(rep)
             .ok_or_else(|| EngineError::UnknownRep(rep.to_owned()))?;
-        for attempt in 0..MAX_ATTEMPTS {
+        let cfg = &cfg;
+        self.optimistic("claim", move || async move {
             let rec = self
                 .store
                 .get_lead(id)
                 .await?
                 .ok_or(EngineError::NotFound(id))?;
             if let Some(by) = rec.owner.clone() {
-                return Ok(Claim::AlreadyOwned { by });
+                return Ok(Attempt::Done(Claim::AlreadyOwned { by }));
             }
             let pool = match (&rec.status, &rec.pool) {
                 (LeadStatus::AwaitingClaim, Some(pool)) => pool.clone(),
                 _ => {
-                    return Ok(Claim::NotClaimable {
+                    return Ok(Attempt::Done(Claim::NotClaimable {
                         reason: format!(
                             "the lead is {}, not waiting in a claim pool",
                             rec.status.as_str()
                         ),
-                    });
+                    }));
                 }
             };
             if !cfg
                 .pool(&pool)
                 .is_some_and(|p| p.members.iter().any(|m| m == rep))
             {
-                return Ok(Claim::NotClaimable {
+                return Ok(Attempt::Done(Claim::NotClaimable {
                     reason: format!("rep {rep} is not a member of pool {pool}"),
-                });
+                }));
             }
-            let mut states = self.store.get_reps(&[rep.to_owned()]).await?;
-            let state = states.pop().unwrap_or_else(|| RepState::new(rep));
+            let state = self.rep_state(rep).await?;
             let now = self.now();
             let reasons =
                 routing::ineligibility(rep_cfg, &state, &Requirements::default(), false, now);
             if !reasons.is_empty() {
-                return Ok(Claim::NotEligible { reasons });
+                return Ok(Attempt::Done(Claim::NotEligible { reasons }));
             }
             let mut next = rec.clone();
             next.status = LeadStatus::Assigned;
@@ -508,72 +547,63 @@ impl Engine {
             next.assigned_at = Some(now);
             next.history
                 .push(event(now, "claimed", Some(rep), Some(&pool), None));
-            let mut commit = Commit {
+            let commit = Commit {
                 leads: vec![Versioned {
                     expected_version: rec.version,
                     item: next.clone(),
                 }],
                 reps: vec![Versioned {
                     expected_version: state.version,
-                    item: routing::decide::bump_rep(&cfg, state, now),
+                    item: routing::decide::bump_rep(cfg, state, now),
                 }],
-                ..Commit::default()
+                pools: Vec::new(),
+                email_owners: contact_keys(&next.lead)
+                    .into_iter()
+                    .map(|key| EmailOwner {
+                        email: key,
+                        rep: rep.to_owned(),
+                        lead_id: id,
+                        at: now,
+                    })
+                    .collect(),
             };
-            commit.email_owners = contact_keys(&next.lead)
-                .into_iter()
-                .map(|key| EmailOwner {
-                    email: key,
-                    rep: rep.to_owned(),
-                    lead_id: id,
-                    at: now,
-                })
-                .collect();
-            match self.store.commit(&commit).await? {
-                CommitOutcome::Committed => {
-                    next.version = rec.version + 1;
-                    return Ok(Claim::Claimed(Box::new(next)));
-                }
-                CommitOutcome::Conflict(_) => backoff(attempt).await,
-            }
-        }
-        Err(EngineError::Contention)
+            next.version = rec.version + 1;
+            Ok(Attempt::Write(commit, Claim::Claimed(Box::new(next))))
+        })
+        .await
     }
 
     /// Changes a rep's live availability, then hands waiting leads to them if they can now take
     /// some.
     #[instrument(skip(self, patch))]
     pub async fn update_rep(&self, rep: &str, patch: RepPatch) -> Result<RepState, EngineError> {
-        let cfg = self.config();
-        if cfg.rep(rep).is_none() {
+        if self.config().rep(rep).is_none() {
             return Err(EngineError::UnknownRep(rep.to_owned()));
         }
-        for attempt in 0..MAX_ATTEMPTS {
-            let mut states = self.store.get_reps(&[rep.to_owned()]).await?;
-            let state = states.pop().unwrap_or_else(|| RepState::new(rep));
-            let mut next = state.clone();
-            if let Some(a) = patch.availability {
-                next.availability = Some(a);
-            }
-            if let Some(ooo) = &patch.out_of_office {
-                next.out_of_office = ooo.clone();
-            }
-            let commit = Commit {
-                reps: vec![Versioned {
-                    expected_version: state.version,
-                    item: next.clone(),
-                }],
-                ..Commit::default()
-            };
-            match self.store.commit(&commit).await? {
-                CommitOutcome::Committed => {
-                    next.version = state.version + 1;
-                    self.retry_waiting_for(rep).await?;
-                    return Ok(next);
+        let patch = &patch;
+        let next = self
+            .optimistic("update_rep", move || async move {
+                let state = self.rep_state(rep).await?;
+                let mut next = state.clone();
+                if let Some(a) = patch.availability {
+                    next.availability = Some(a);
                 }
-                CommitOutcome::Conflict(_) => backoff(attempt).await,
-            }
-        }
-        Err(EngineError::Contention)
+                if let Some(ooo) = &patch.out_of_office {
+                    next.out_of_office = ooo.clone();
+                }
+                let commit = Commit {
+                    reps: vec![Versioned {
+                        expected_version: state.version,
+                        item: next.clone(),
+                    }],
+                    ..Commit::default()
+                };
+                next.version = state.version + 1;
+                Ok(Attempt::Write(commit, next))
+            })
+            .await?;
+        self.retry_waiting_for(rep).await?;
+        Ok(next)
     }
 
     async fn retry_waiting_for(&self, rep: &str) -> Result<usize, EngineError> {
