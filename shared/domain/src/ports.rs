@@ -207,7 +207,8 @@ pub trait Queue: Send + Sync {
     /// Takes up to `max` visible messages, waiting up to `wait` for the first one. Messages
     /// already received `max_receives` times are moved to the dead-letter queue instead.
     async fn receive(&self, max: usize, wait: Duration) -> Result<Vec<Received>, StoreError>;
-    /// Deletes a processed message. Acking with a stale receipt is a no-op.
+    /// Deletes a processed message. Acking with the receipt of an earlier delivery never fails
+    /// and may or may not delete the message (as on SQS): ack only after the work is done.
     async fn ack(&self, receipt: &str) -> Result<(), StoreError>;
     /// Makes a message visible again after `delay` (for a retry with backoff).
     async fn release(&self, receipt: &str, delay: Duration) -> Result<(), StoreError>;

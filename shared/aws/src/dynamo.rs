@@ -1,0 +1,763 @@
+//! [`DynamoStore`]: leads, rep states, pool rotations and the sticky index in one DynamoDB table.
+//!
+//! Every item is keyed by `pk` alone (`LEAD#<id>`, `REP#<id>`, `POOL#<id>`, `CONTACT#<key>`) and
+//! holds its record as JSON in `body` with its version in `v`; lead items also carry the
+//! attributes their listing indexes need. Writes are conditional on `v` (or on the item not
+//! existing), so a lost race is a failed condition, reported as [`CommitOutcome::Conflict`].
+//! No operation scans the table.
+
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::operation::put_item::PutItemError;
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, AttributeValue, BillingMode, GlobalSecondaryIndex, KeySchemaElement,
+    KeyType, KeysAndAttributes, Projection, ProjectionType, Put,
+    ReturnValuesOnConditionCheckFailure, ScalarAttributeType, TimeToLiveSpecification,
+    TransactWriteItem,
+};
+use chrono::{DateTime, Utc};
+use leadrouter_domain::ports::{
+    Commit, CommitOutcome, EmailOwner, Inserted, LeadPage, LeadQuery, LeadStore, RoutingStore,
+    Stale, StoreError,
+};
+use leadrouter_domain::record::{LeadRecord, LeadStatus, PoolId, RepId};
+use leadrouter_domain::state::{PoolState, RepState};
+use tracing::instrument;
+use uuid::Uuid;
+
+use crate::sdk_error;
+
+type Item = HashMap<String, AttributeValue>;
+
+/// Largest page `list_leads` returns.
+pub const MAX_PAGE: usize = 500;
+/// Sticky-index entries expire (DynamoDB TTL) this long after their lead was assigned.
+const CONTACT_TTL_DAYS: i64 = 400;
+
+/// Index name, its partition attribute, its sort attribute.
+const INDEXES: &[(&str, &str, &str)] = &[
+    ("by_received", "all_pk", "all_sk"),
+    ("by_status", "st_pk", "all_sk"),
+    ("by_owner", "ow_pk", "all_sk"),
+    ("by_pool", "po_pk", "all_sk"),
+    ("waiting", "wt_pk", "wt_sk"),
+    ("unassigned", "un_pk", "po"),
+];
+
+/// The store over one table.
+#[derive(Debug, Clone)]
+pub struct DynamoStore {
+    client: Client,
+    table: String,
+}
+
+impl DynamoStore {
+    /// A store over `table` (created beforehand: [`create_table`], or the SAM template).
+    pub fn new(client: Client, table: impl Into<String>) -> DynamoStore {
+        DynamoStore {
+            client,
+            table: table.into(),
+        }
+    }
+}
+
+/// Creates the table with its indexes and TTL, on-demand billing.
+pub async fn create_table(client: &Client, table: &str) -> Result<(), StoreError> {
+    let string_attr = |name: &str| {
+        AttributeDefinition::builder()
+            .attribute_name(name)
+            .attribute_type(ScalarAttributeType::S)
+            .build()
+            .map_err(build_error)
+    };
+    let key = |name: &str, kind: KeyType| {
+        KeySchemaElement::builder()
+            .attribute_name(name)
+            .key_type(kind)
+            .build()
+            .map_err(build_error)
+    };
+    let mut attrs = vec![string_attr("pk")?];
+    let mut indexes = Vec::new();
+    for (name, hash, range) in INDEXES {
+        for a in [hash, range] {
+            if !attrs
+                .iter()
+                .any(|d: &AttributeDefinition| d.attribute_name() == *a)
+            {
+                attrs.push(string_attr(a)?);
+            }
+        }
+        indexes.push(
+            GlobalSecondaryIndex::builder()
+                .index_name(*name)
+                .key_schema(key(hash, KeyType::Hash)?)
+                .key_schema(key(range, KeyType::Range)?)
+                .projection(
+                    Projection::builder()
+                        .projection_type(ProjectionType::All)
+                        .build(),
+                )
+                .build()
+                .map_err(build_error)?,
+        );
+    }
+    client
+        .create_table()
+        .table_name(table)
+        .billing_mode(BillingMode::PayPerRequest)
+        .set_attribute_definitions(Some(attrs))
+        .key_schema(key("pk", KeyType::Hash)?)
+        .set_global_secondary_indexes(Some(indexes))
+        .send()
+        .await
+        .map_err(|e| sdk_error("CreateTable", e))?;
+    client
+        .update_time_to_live()
+        .table_name(table)
+        .time_to_live_specification(
+            TimeToLiveSpecification::builder()
+                .attribute_name("expires_at")
+                .enabled(true)
+                .build()
+                .map_err(build_error)?,
+        )
+        .send()
+        .await
+        .map_err(|e| sdk_error("UpdateTimeToLive", e))?;
+    Ok(())
+}
+
+fn build_error(e: aws_sdk_dynamodb::error::BuildError) -> StoreError {
+    StoreError::Unavailable(format!("request build: {e}"))
+}
+
+fn s(v: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(v.into())
+}
+
+fn lead_key(id: Uuid) -> String {
+    format!("LEAD#{id}")
+}
+
+/// Fixed-width, so that string order is time order.
+fn time_key(t: DateTime<Utc>) -> String {
+    format!("{:020}", t.timestamp_micros().max(0))
+}
+
+/// Waiting order: highest score first, no score last, then oldest first.
+fn waiting_key(rec: &LeadRecord) -> String {
+    let score = match rec.lead.score {
+        Some(s) if s.is_finite() => format!("0{:020}", (1e12 - s.clamp(-1e11, 1e11)) as i64 as u64),
+        _ => "1".to_owned(),
+    };
+    format!("{score}#{}#{}", time_key(rec.lead.received_at), rec.lead.id)
+}
+
+fn body<T: serde::Serialize>(key: &str, value: &T) -> Result<String, StoreError> {
+    serde_json::to_string(value).map_err(|e| StoreError::Corrupt {
+        key: key.to_owned(),
+        reason: e.to_string(),
+    })
+}
+
+fn lead_item(rec: &LeadRecord, version: u64) -> Result<Item, StoreError> {
+    let mut rec = rec.clone();
+    rec.version = version;
+    let pk = lead_key(rec.lead.id);
+    let all_sk = format!("{}#{}", time_key(rec.lead.received_at), rec.lead.id);
+    let mut item = Item::new();
+    item.insert("body".into(), s(body(&pk, &rec)?));
+    item.insert("v".into(), AttributeValue::N(version.to_string()));
+    item.insert("all_pk".into(), s("LEADS"));
+    item.insert("all_sk".into(), s(all_sk));
+    item.insert("st".into(), s(rec.status.as_str()));
+    item.insert("st_pk".into(), s(format!("STATUS#{}", rec.status.as_str())));
+    if let Some(owner) = &rec.owner {
+        item.insert("ow".into(), s(owner.clone()));
+        item.insert("ow_pk".into(), s(format!("OWNER#{owner}")));
+    }
+    if let Some(pool) = &rec.pool {
+        item.insert("po".into(), s(pool.clone()));
+        item.insert("po_pk".into(), s(format!("POOL#{pool}")));
+        // Sparse indexes: present only while the lead waits.
+        if matches!(
+            rec.status,
+            LeadStatus::Unassigned | LeadStatus::AwaitingClaim
+        ) {
+            item.insert(
+                "wt_pk".into(),
+                s(format!("WAIT#{pool}#{}", rec.status.as_str())),
+            );
+            item.insert("wt_sk".into(), s(waiting_key(&rec)));
+        }
+        if rec.status == LeadStatus::Unassigned {
+            item.insert("un_pk".into(), s("UNASSIGNED"));
+        }
+    }
+    item.insert("pk".into(), s(pk));
+    Ok(item)
+}
+
+fn versioned_item<T: serde::Serialize>(
+    pk: String,
+    value: &T,
+    version: u64,
+) -> Result<Item, StoreError> {
+    let mut item = Item::new();
+    item.insert("body".into(), s(body(&pk, value)?));
+    item.insert("v".into(), AttributeValue::N(version.to_string()));
+    item.insert("pk".into(), s(pk));
+    Ok(item)
+}
+
+fn read_body<T: serde::de::DeserializeOwned>(item: &Item) -> Result<T, StoreError> {
+    let key = item
+        .get("pk")
+        .and_then(|v| v.as_s().ok())
+        .cloned()
+        .unwrap_or_default();
+    let text = item
+        .get("body")
+        .and_then(|v| v.as_s().ok())
+        .ok_or_else(|| StoreError::Corrupt {
+            key: key.clone(),
+            reason: "no body".into(),
+        })?;
+    serde_json::from_str(text).map_err(|e| StoreError::Corrupt {
+        key,
+        reason: e.to_string(),
+    })
+}
+
+fn read_version(item: &Item) -> u64 {
+    item.get("v")
+        .and_then(|v| v.as_n().ok())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0)
+}
+
+fn read_lead(item: &Item) -> Result<LeadRecord, StoreError> {
+    let mut rec: LeadRecord = read_body(item)?;
+    rec.version = read_version(item);
+    Ok(rec)
+}
+
+/// One conditional put of a commit, and the item it stands for if its condition fails.
+struct Write {
+    item: Item,
+    expected: Option<u64>,
+    stale: Option<Stale>,
+}
+
+impl Write {
+    fn put(&self, table: &str) -> Result<Put, StoreError> {
+        let mut put = Put::builder()
+            .table_name(table)
+            .set_item(Some(self.item.clone()));
+        match self.expected {
+            Some(0) => put = put.condition_expression("attribute_not_exists(pk)"),
+            Some(v) => {
+                put = put
+                    .condition_expression("v = :expected")
+                    .expression_attribute_values(":expected", AttributeValue::N(v.to_string()))
+            }
+            None => {}
+        }
+        put.build().map_err(build_error)
+    }
+}
+
+fn commit_writes(commit: &Commit) -> Result<Vec<Write>, StoreError> {
+    let mut writes = Vec::with_capacity(commit.len());
+    for l in &commit.leads {
+        writes.push(Write {
+            item: lead_item(&l.item, l.expected_version + 1)?,
+            expected: Some(l.expected_version),
+            stale: Some(Stale::Lead(l.item.lead.id)),
+        });
+    }
+    for r in &commit.reps {
+        let mut state = r.item.clone();
+        state.version = r.expected_version + 1;
+        writes.push(Write {
+            item: versioned_item(format!("REP#{}", state.rep), &state, state.version)?,
+            expected: Some(r.expected_version),
+            stale: Some(Stale::Rep(state.rep.clone())),
+        });
+    }
+    for p in &commit.pools {
+        let mut state = p.item.clone();
+        state.version = p.expected_version + 1;
+        writes.push(Write {
+            item: versioned_item(format!("POOL#{}", state.pool), &state, state.version)?,
+            expected: Some(p.expected_version),
+            stale: Some(Stale::Pool(state.pool.clone())),
+        });
+    }
+    for o in &commit.email_owners {
+        let mut item = versioned_item(format!("CONTACT#{}", o.email), o, 1)?;
+        let expires = o.at.timestamp() + CONTACT_TTL_DAYS * 86_400;
+        item.insert("expires_at".into(), AttributeValue::N(expires.to_string()));
+        writes.push(Write {
+            item,
+            expected: None,
+            stale: None,
+        });
+    }
+    Ok(writes)
+}
+
+impl DynamoStore {
+    async fn get(&self, pk: String) -> Result<Option<Item>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", s(pk))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| sdk_error("GetItem", e))?;
+        Ok(out.item)
+    }
+
+    async fn query_leads(
+        &self,
+        q: IndexQuery<'_>,
+        limit: usize,
+        mut start: Option<Item>,
+    ) -> Result<(Vec<LeadRecord>, Option<Item>), StoreError> {
+        let IndexQuery {
+            index,
+            key_attr,
+            key,
+            forward,
+            filter,
+        } = q;
+        let range_attr = INDEXES
+            .iter()
+            .find(|(n, _, _)| *n == index)
+            .map(|(_, _, r)| *r)
+            .unwrap_or("all_sk");
+        let mut out = Vec::new();
+        loop {
+            let mut q = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(index)
+                .key_condition_expression("#k = :k")
+                .expression_attribute_names("#k", key_attr)
+                .expression_attribute_values(":k", s(key.clone()))
+                .scan_index_forward(forward)
+                .limit(i32::try_from((limit - out.len()).max(1)).unwrap_or(i32::MAX))
+                .set_exclusive_start_key(start.take());
+            if let Some((expr, values)) = &filter {
+                q = q.filter_expression(*expr);
+                for (name, value) in values {
+                    q = q.expression_attribute_values(*name, s(value.clone()));
+                }
+            }
+            let page = q.send().await.map_err(|e| sdk_error("Query", e))?;
+            let items = page.items.unwrap_or_default();
+            let last = page.last_evaluated_key;
+            for (i, item) in items.iter().enumerate() {
+                out.push(read_lead(item)?);
+                if out.len() == limit {
+                    // The cursor is the last returned item's key, not DynamoDB's last evaluated
+                    // key, so that nothing between them is skipped.
+                    let more = i + 1 < items.len() || last.is_some();
+                    let cursor = more.then(|| {
+                        ["pk", key_attr, range_attr]
+                            .iter()
+                            .filter_map(|a| item.get(*a).map(|v| (a.to_string(), v.clone())))
+                            .collect::<Item>()
+                    });
+                    return Ok((out, cursor));
+                }
+            }
+            match last {
+                Some(k) => start = Some(k),
+                None => return Ok((out, None)),
+            }
+        }
+    }
+}
+
+/// A query on one index: the partition key value, the direction, and an optional filter
+/// expression with its values.
+struct IndexQuery<'a> {
+    index: &'a str,
+    key_attr: &'a str,
+    key: String,
+    forward: bool,
+    filter: Option<(&'a str, Vec<(&'a str, String)>)>,
+}
+
+fn encode_cursor(key: &Item) -> String {
+    let map: serde_json::Map<String, serde_json::Value> = key
+        .iter()
+        .filter_map(|(k, v)| {
+            v.as_s()
+                .ok()
+                .map(|s| (k.clone(), serde_json::Value::String(s.clone())))
+        })
+        .collect();
+    serde_json::Value::Object(map)
+        .to_string()
+        .bytes()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+fn decode_cursor(cursor: &str) -> Result<Item, StoreError> {
+    let bad = || StoreError::InvalidArgument {
+        what: "cursor",
+        reason: "not a cursor returned by this store".into(),
+    };
+    if !cursor.len().is_multiple_of(2) || cursor.len() > 4096 {
+        return Err(bad());
+    }
+    let bytes: Option<Vec<u8>> = (0..cursor.len())
+        .step_by(2)
+        .map(|i| {
+            cursor
+                .get(i..i + 2)
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+        })
+        .collect();
+    let map: serde_json::Map<String, serde_json::Value> = bytes
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .ok_or_else(bad)?;
+    if !map.contains_key("pk") {
+        return Err(bad());
+    }
+    map.into_iter()
+        .map(|(k, v)| {
+            v.as_str()
+                .map(|s| (k, AttributeValue::S(s.to_owned())))
+                .ok_or_else(bad)
+        })
+        .collect()
+}
+
+#[async_trait]
+impl LeadStore for DynamoStore {
+    #[instrument(skip_all, err)]
+    async fn insert_lead(&self, rec: &LeadRecord) -> Result<Inserted, StoreError> {
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(lead_item(rec, 1)?))
+            .condition_expression("attribute_not_exists(pk)")
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(Inserted::New),
+            Err(e) => match e.into_service_error() {
+                PutItemError::ConditionalCheckFailedException(c) => {
+                    let existing = match c.item {
+                        Some(item) => read_lead(&item)?,
+                        // Not every implementation returns the old item; read it.
+                        None => match self.get(lead_key(rec.lead.id)).await? {
+                            Some(item) => read_lead(&item)?,
+                            None => {
+                                return Err(StoreError::Unavailable(
+                                    "PutItem: condition failed on a missing item".into(),
+                                ));
+                            }
+                        },
+                    };
+                    Ok(Inserted::Existing(Box::new(existing)))
+                }
+                other => Err(sdk_error(
+                    "PutItem",
+                    aws_sdk_dynamodb::error::SdkError::<PutItemError, ()>::service_error(other, ()),
+                )),
+            },
+        }
+    }
+
+    #[instrument(skip(self), err)]
+    async fn get_lead(&self, id: Uuid) -> Result<Option<LeadRecord>, StoreError> {
+        self.get(lead_key(id))
+            .await?
+            .map(|item| read_lead(&item))
+            .transpose()
+    }
+
+    #[instrument(skip_all, fields(status = ?query.status, limit = query.limit), err)]
+    async fn list_leads(&self, query: &LeadQuery) -> Result<LeadPage, StoreError> {
+        let limit = match query.limit {
+            0 => MAX_PAGE,
+            n => n.min(MAX_PAGE),
+        };
+        let start = query.cursor.as_deref().map(decode_cursor).transpose()?;
+        // The most selective index for the first filter; the others become a filter expression.
+        let mut filters: Vec<(&str, &str, String)> = Vec::new();
+        if let Some(st) = query.status {
+            filters.push(("st", ":st", st.as_str().to_owned()));
+        }
+        if let Some(ow) = &query.owner {
+            filters.push(("ow", ":ow", ow.clone()));
+        }
+        if let Some(po) = &query.pool {
+            filters.push(("po", ":po", po.clone()));
+        }
+        let (index, key_attr, key) = match (&query.owner, &query.pool, query.status) {
+            (Some(ow), _, _) => ("by_owner", "ow_pk", format!("OWNER#{ow}")),
+            (None, Some(po), _) => ("by_pool", "po_pk", format!("POOL#{po}")),
+            (None, None, Some(st)) => ("by_status", "st_pk", format!("STATUS#{}", st.as_str())),
+            (None, None, None) => ("by_received", "all_pk", "LEADS".to_owned()),
+        };
+        // The index already selects on one filter; repeating it in the filter expression is
+        // harmless and keeps the expression simple.
+        let expr = filters
+            .iter()
+            .map(|(a, p, _)| format!("{a} = {p}"))
+            .collect::<Vec<_>>()
+            .join(" AND ");
+        let values: Vec<(&str, String)> = filters.iter().map(|(_, p, v)| (*p, v.clone())).collect();
+        let filter = (!expr.is_empty()).then_some((expr.as_str(), values));
+        let q = IndexQuery {
+            index,
+            key_attr,
+            key,
+            forward: false,
+            filter,
+        };
+        let (leads, next) = self.query_leads(q, limit, start).await?;
+        Ok(LeadPage {
+            leads,
+            next: next.as_ref().map(encode_cursor),
+        })
+    }
+
+    #[instrument(skip(self), err)]
+    async fn list_waiting(
+        &self,
+        pool: &str,
+        status: LeadStatus,
+        limit: usize,
+    ) -> Result<Vec<LeadRecord>, StoreError> {
+        let limit = limit.clamp(1, MAX_PAGE);
+        let key = format!("WAIT#{pool}#{}", status.as_str());
+        let q = IndexQuery {
+            index: "waiting",
+            key_attr: "wt_pk",
+            key,
+            forward: true,
+            filter: None,
+        };
+        Ok(self.query_leads(q, limit, None).await?.0)
+    }
+
+    #[instrument(skip(self), err)]
+    async fn pools_with_waiting(&self) -> Result<Vec<PoolId>, StoreError> {
+        let mut pools: Vec<PoolId> = Vec::new();
+        let mut start = None;
+        loop {
+            let page = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name("unassigned")
+                .key_condition_expression("un_pk = :u")
+                .expression_attribute_values(":u", s("UNASSIGNED"))
+                .projection_expression("po")
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(|e| sdk_error("Query", e))?;
+            for item in page.items.unwrap_or_default() {
+                if let Some(po) = item.get("po").and_then(|v| v.as_s().ok())
+                    && !pools.contains(po)
+                {
+                    pools.push(po.clone());
+                }
+            }
+            match page.last_evaluated_key {
+                Some(k) => start = Some(k),
+                None => return Ok(pools),
+            }
+        }
+    }
+
+    #[instrument(skip_all, err)]
+    async fn email_owner(&self, email: &str) -> Result<Option<EmailOwner>, StoreError> {
+        self.get(format!("CONTACT#{email}"))
+            .await?
+            .map(|item| read_body(&item))
+            .transpose()
+    }
+}
+
+#[async_trait]
+impl RoutingStore for DynamoStore {
+    #[instrument(skip(self), err)]
+    async fn get_reps(&self, ids: &[RepId]) -> Result<Vec<RepState>, StoreError> {
+        let mut found: HashMap<String, RepState> = HashMap::new();
+        let mut unique: Vec<&RepId> = Vec::new();
+        for id in ids {
+            if !unique.contains(&id) {
+                unique.push(id);
+            }
+        }
+        for chunk in unique.chunks(100) {
+            let keys: Vec<Item> = chunk
+                .iter()
+                .map(|id| Item::from([("pk".to_owned(), s(format!("REP#{id}")))]))
+                .collect();
+            let mut request = Some(
+                KeysAndAttributes::builder()
+                    .set_keys(Some(keys))
+                    .consistent_read(true)
+                    .build()
+                    .map_err(build_error)?,
+            );
+            let mut rounds = 0;
+            while let Some(req) = request.take() {
+                rounds += 1;
+                let out = self
+                    .client
+                    .batch_get_item()
+                    .request_items(&self.table, req)
+                    .send()
+                    .await
+                    .map_err(|e| sdk_error("BatchGetItem", e))?;
+                for item in out
+                    .responses
+                    .and_then(|mut r| r.remove(&self.table))
+                    .unwrap_or_default()
+                {
+                    let mut state: RepState = read_body(&item)?;
+                    state.version = read_version(&item);
+                    found.insert(state.rep.clone(), state);
+                }
+                request = out
+                    .unprocessed_keys
+                    .and_then(|mut u| u.remove(&self.table))
+                    .filter(|k| !k.keys().is_empty());
+                if request.is_some() {
+                    if rounds > 8 {
+                        return Err(StoreError::Throttled(
+                            "BatchGetItem: keys left unprocessed".into(),
+                        ));
+                    }
+                    tokio::time::sleep(std::time::Duration::from_millis(10 << rounds)).await;
+                }
+            }
+        }
+        Ok(ids
+            .iter()
+            .map(|id| {
+                found
+                    .get(id)
+                    .cloned()
+                    .unwrap_or_else(|| RepState::new(id.clone()))
+            })
+            .collect())
+    }
+
+    #[instrument(skip(self), err)]
+    async fn get_pool(&self, id: &str) -> Result<PoolState, StoreError> {
+        match self.get(format!("POOL#{id}")).await? {
+            Some(item) => {
+                let mut state: PoolState = read_body(&item)?;
+                state.version = read_version(&item);
+                Ok(state)
+            }
+            None => Ok(PoolState::new(id)),
+        }
+    }
+
+    /// One item: a conditional `PutItem`. More: one `TransactWriteItems` (all or nothing, and
+    /// the cancellation reasons say which conditions failed).
+    #[instrument(skip_all, fields(items = commit.len()), err)]
+    async fn commit(&self, commit: &Commit) -> Result<CommitOutcome, StoreError> {
+        let writes = commit_writes(commit)?;
+        match writes.as_slice() {
+            [] => Ok(CommitOutcome::Committed),
+            [one] => {
+                let put = one.put(&self.table)?;
+                let result = self
+                    .client
+                    .put_item()
+                    .table_name(&self.table)
+                    .set_item(Some(one.item.clone()))
+                    .set_condition_expression(put.condition_expression().map(str::to_owned))
+                    .set_expression_attribute_values(put.expression_attribute_values().cloned())
+                    .send()
+                    .await;
+                match result {
+                    Ok(_) => Ok(CommitOutcome::Committed),
+                    Err(e) => match e.into_service_error() {
+                        PutItemError::ConditionalCheckFailedException(_) => {
+                            Ok(CommitOutcome::Conflict(one.stale.iter().cloned().collect()))
+                        }
+                        other => Err(sdk_error(
+                            "PutItem",
+                            aws_sdk_dynamodb::error::SdkError::<PutItemError, ()>::service_error(
+                                other,
+                                (),
+                            ),
+                        )),
+                    },
+                }
+            }
+            many => {
+                let items: Vec<TransactWriteItem> = many
+                    .iter()
+                    .map(|w| {
+                        Ok(TransactWriteItem::builder()
+                            .put(w.put(&self.table)?)
+                            .build())
+                    })
+                    .collect::<Result<_, StoreError>>()?;
+                let result = self
+                    .client
+                    .transact_write_items()
+                    .set_transact_items(Some(items))
+                    .send()
+                    .await;
+                match result {
+                    Ok(_) => Ok(CommitOutcome::Committed),
+                    Err(e) => {
+                        match e.into_service_error() {
+                            TransactWriteItemsError::TransactionCanceledException(c) => {
+                                let reasons = c.cancellation_reasons();
+                                let stale: Vec<Stale> = many
+                                    .iter()
+                                    .zip(reasons)
+                                    .filter(|(_, r)| r.code() == Some("ConditionalCheckFailed"))
+                                    .filter_map(|(w, _)| w.stale.clone())
+                                    .collect();
+                                // A conflict with another transaction in flight names no item: retry.
+                                Ok(CommitOutcome::Conflict(stale))
+                            }
+                            other => {
+                                Err(
+                                    sdk_error(
+                                        "TransactWriteItems",
+                                        aws_sdk_dynamodb::error::SdkError::<
+                                            TransactWriteItemsError,
+                                            (),
+                                        >::service_error(
+                                            other, ()
+                                        ),
+                                    ),
+                                )
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
