@@ -6,10 +6,15 @@
 //! - [`sqs`]: [`SqsQueue`], the `Queue` over one SQS queue whose redrive policy moves messages to a
 //!   dead-letter queue, and [`create_queue_with_dlq`].
 //!
+//! - [`env`]: what the Lambda functions build once per cold start, from environment variables.
+//!
 //! Clients come from `aws_config::defaults`, which honours `AWS_ENDPOINT_URL` (moto in tests), so
 //! production code has no local-mode branch.
 
 pub mod dynamo;
+pub mod env;
+#[cfg(feature = "test-support")]
+pub mod moto;
 pub mod sqs;
 
 pub use dynamo::{DynamoStore, create_table};

@@ -1,0 +1,19 @@
+//! The sweeper Lambda: `Deps` built once per cold start, then one sweep per scheduled event.
+
+use aws_lambda_events::event::eventbridge::EventBridgeEvent;
+use lambda_runtime::{Error, LambdaEvent, service_fn};
+use leadrouter_sweeper::{Deps, handle};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    leadrouter_aws::env::init_json_logs();
+    let aws = leadrouter_aws::env::from_env().await?;
+    let deps = Deps { engine: aws.engine };
+    let deps = &deps;
+    lambda_runtime::run(service_fn(
+        move |event: LambdaEvent<EventBridgeEvent>| async move {
+            handle(deps, event.payload).await.map_err(Error::from)
+        },
+    ))
+    .await
+}

@@ -1,0 +1,126 @@
+//! Test support: a moto server (the AWS-compatible server from PyPI) started per test on a free
+//! loopback port, and SDK configuration pointing at it. Enabled by the `test-support` feature.
+//!
+//! moto comes from `$MOTO_SERVER`, the repository's `.venv/bin/moto_server` (what
+//! `tests/run-all.sh` installs) or `PATH`; without it the harness panics with the install command,
+//! so tests fail rather than skip. `serial` servers run through `tests/moto_serial.py`, one request
+//! at a time: moto's threaded server does not make DynamoDB's conditional writes atomic.
+
+#![allow(clippy::expect_used, clippy::panic)]
+
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use aws_config::BehaviorVersion;
+
+/// A moto server on a free loopback port, stopped when dropped.
+pub struct Moto {
+    child: Child,
+    /// Its endpoint URL.
+    pub url: String,
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn moto_binary() -> PathBuf {
+    if let Some(p) = std::env::var_os("MOTO_SERVER") {
+        return PathBuf::from(p);
+    }
+    let venv = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../.venv/bin/moto_server");
+    if venv.exists() {
+        return venv;
+    }
+    let on_path = std::env::var_os("PATH").map(|p| {
+        std::env::split_paths(&p)
+            .map(|d| d.join("moto_server"))
+            .find(|c| c.exists())
+    });
+    on_path.flatten().unwrap_or_else(|| {
+        panic!("moto is not installed: run tests/run-all.sh (which installs it), or python3 -m venv .venv && .venv/bin/pip install 'moto[server]'")
+    })
+}
+
+/// A moto server; `serial` serves one request at a time (for DynamoDB's conditional writes),
+/// otherwise moto's own threaded server (SQS long polling must not block other requests).
+pub async fn moto(serial: bool) -> Moto {
+    let port = TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port");
+    // The interpreter that has moto sits beside its `moto_server` (a venv's or pyenv's bin/).
+    let python = moto_binary()
+        .parent()
+        .map(|d| d.join("python3"))
+        .filter(|p| p.exists())
+        .unwrap_or_else(|| PathBuf::from("python3"));
+    let launcher = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/moto_serial.py");
+    let mut command = if serial {
+        let mut c = Command::new(python);
+        c.arg(launcher).args(["127.0.0.1", &port.to_string()]);
+        c
+    } else {
+        let mut c = Command::new(moto_binary());
+        c.args(["-H", "127.0.0.1", "-p", &port.to_string()]);
+        c
+    };
+    let child = command
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start moto_server");
+    let moto = Moto {
+        child,
+        url: format!("http://127.0.0.1:{port}"),
+    };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .is_err()
+    {
+        assert!(Instant::now() < deadline, "moto did not start");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    moto
+}
+
+/// SDK configuration for `moto`: its endpoint, a region, test credentials.
+pub async fn sdk(moto: &Moto) -> aws_config::SdkConfig {
+    aws_config::defaults(BehaviorVersion::latest())
+        .endpoint_url(&moto.url)
+        .region(aws_config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
+            "test", "test", None, None, "test",
+        ))
+        .load()
+        .await
+}
+
+/// A fresh table named `table` on `moto`, and a store over it.
+pub async fn dynamo_store(moto: &Moto, table: &str) -> crate::DynamoStore {
+    let client = aws_sdk_dynamodb::Client::new(&sdk(moto).await);
+    crate::create_table(&client, table)
+        .await
+        .expect("create table");
+    crate::DynamoStore::new(client, table)
+}
+
+/// A fresh queue named `name` (with its dead-letter queue) on `moto`, and the queue over it.
+pub async fn sqs_queue(
+    moto: &Moto,
+    name: &str,
+    visibility: Duration,
+    max_receives: u32,
+) -> crate::SqsQueue {
+    let client = aws_sdk_sqs::Client::new(&sdk(moto).await);
+    let (url, _dlq) = crate::create_queue_with_dlq(&client, name, visibility, max_receives)
+        .await
+        .expect("create queue");
+    crate::SqsQueue::new(client, url)
+}
