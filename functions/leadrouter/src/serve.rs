@@ -98,8 +98,11 @@ async fn serve(args: ServeArgs, config: RoutingConfig) -> anyhow::Result<()> {
     );
     // Webhook secrets come from the environment, never from the config file; a missing one
     // stops start-up rather than silently refusing every delivery later.
-    let sources = leadrouter_api::hooks::resolve_sources(&config, &|name| std::env::var(name).ok())
-        .map_err(|e| anyhow::anyhow!(e))?;
+    // Locally only `env:NAME` references resolve; an `ssm:/path` one names itself in the error.
+    let sources = leadrouter_api::hooks::resolve_sources(&config, &|reference| {
+        std::env::var(reference.strip_prefix("env:")?).ok()
+    })
+    .map_err(|e| anyhow::anyhow!(e))?;
     let default_country = args
         .default_country
         .map(|c| c.to_uppercase())

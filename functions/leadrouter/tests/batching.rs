@@ -50,6 +50,13 @@ impl LeadStore for Counting {
     ) -> Result<Vec<LeadRecord>, StoreError> {
         self.inner.list_waiting(pool, status, limit).await
     }
+    async fn list_due(
+        &self,
+        before: chrono::DateTime<chrono::Utc>,
+        limit: usize,
+    ) -> Result<Vec<LeadRecord>, StoreError> {
+        self.inner.list_due(before, limit).await
+    }
     async fn pools_with_waiting(&self) -> Result<Vec<PoolId>, StoreError> {
         self.inner.pools_with_waiting().await
     }

@@ -53,7 +53,9 @@ adapter = "generic"
 auth = { scheme = "api_key", header = "x-api-key", key = "env:SITE" }
 "#;
 
-fn secret(name: &str) -> Option<String> {
+/// The lookup receives the whole reference (`env:TF`); the test secret is derived from its name.
+fn secret(reference: &str) -> Option<String> {
+    let name = reference.strip_prefix("env:")?;
     Some(format!("secret-of-{name}"))
 }
 

@@ -45,6 +45,7 @@ const INDEXES: &[(&str, &str, &str)] = &[
     ("by_pool", "po_pk", "all_sk"),
     ("waiting", "wt_pk", "wt_sk"),
     ("unassigned", "un_pk", "po"),
+    ("due", "due_shard", "due_at"),
 ];
 
 /// The store over one table.
@@ -198,6 +199,14 @@ fn lead_item(rec: &LeadRecord, version: u64) -> Result<Item, StoreError> {
             item.insert("un_pk".into(), s("UNASSIGNED"));
         }
     }
+    if let Some(due) = &rec.due {
+        // Sparse: only leads with a running SLA deadline are in the `due` index.
+        item.insert("due_shard".into(), s("DUE"));
+        item.insert(
+            "due_at".into(),
+            s(format!("{}#{}", time_key(due.at), rec.lead.id)),
+        );
+    }
     item.insert("pk".into(), s(pk));
     Ok(item)
 }
@@ -337,6 +346,7 @@ impl DynamoStore {
             key,
             forward,
             filter,
+            until,
         } = q;
         let range_attr = INDEXES
             .iter()
@@ -350,12 +360,21 @@ impl DynamoStore {
                 .query()
                 .table_name(&self.table)
                 .index_name(index)
-                .key_condition_expression("#k = :k")
+                .key_condition_expression(if until.is_some() {
+                    "#k = :k AND #r <= :r"
+                } else {
+                    "#k = :k"
+                })
                 .expression_attribute_names("#k", key_attr)
                 .expression_attribute_values(":k", s(key.clone()))
                 .scan_index_forward(forward)
                 .limit(i32::try_from((limit - out.len()).max(1)).unwrap_or(i32::MAX))
                 .set_exclusive_start_key(start.take());
+            if let Some(until) = &until {
+                q = q
+                    .expression_attribute_names("#r", range_attr)
+                    .expression_attribute_values(":r", s(until.clone()));
+            }
             if let Some((expr, values)) = &filter {
                 q = q.filter_expression(*expr);
                 for (name, value) in values {
@@ -396,6 +415,8 @@ struct IndexQuery<'a> {
     key: String,
     forward: bool,
     filter: Option<(&'a str, Vec<(&'a str, String)>)>,
+    /// Only items whose sort key is at most this.
+    until: Option<String>,
 }
 
 fn encode_cursor(key: &Item) -> String {
@@ -531,6 +552,7 @@ impl LeadStore for DynamoStore {
             key,
             forward: false,
             filter,
+            until: None,
         };
         let (leads, next) = self.query_leads(q, limit, start).await?;
         Ok(LeadPage {
@@ -554,6 +576,31 @@ impl LeadStore for DynamoStore {
             key,
             forward: true,
             filter: None,
+            until: None,
+        };
+        Ok(self.query_leads(q, limit, None).await?.0)
+    }
+
+    #[instrument(skip(self), err)]
+    async fn list_due(
+        &self,
+        before: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<LeadRecord>, StoreError> {
+        let limit = limit.clamp(1, MAX_PAGE);
+        // `~` sorts after `#` and every digit: all keys of instants up to `before` inclusive.
+        let upto = format!("{}~", time_key(before));
+        let q = IndexQuery {
+            index: "due",
+            key_attr: "due_shard",
+            key: "DUE".to_owned(),
+            forward: true,
+            filter: None,
+            until: None,
+        };
+        let q = IndexQuery {
+            until: Some(upto),
+            ..q
         };
         Ok(self.query_leads(q, limit, None).await?.0)
     }

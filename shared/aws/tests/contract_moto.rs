@@ -38,6 +38,21 @@ async fn dynamodb_passes_the_concurrency_contract() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dynamodb_passes_the_sla_contract() {
+    let moto = moto(true).await;
+    let store = Arc::new(store(&moto).await);
+    contract::sla::sla_contract(store).await;
+}
+
+/// 1,000 overdue leads accepted by their owners while two sweepers run, on DynamoDB.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dynamodb_sweeper_races_accept() {
+    let moto = moto(true).await;
+    let store = Arc::new(store(&moto).await);
+    contract::sla::sweeper_races_accept(store, 1_000).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqs_passes_the_queue_contract() {
     let moto = moto(false).await;
     let client = aws_sdk_sqs::Client::new(&sdk(&moto).await);

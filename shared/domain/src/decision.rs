@@ -102,6 +102,10 @@ pub enum StepKind {
         /// The pool whose fallback this is.
         from_pool: PoolId,
     },
+    /// An SLA escalation to a named rep (a manager).
+    Escalation,
+    /// An SLA reassignment to any eligible rep of the config, least loaded first.
+    AnyAvailable,
 }
 
 /// One stage of the decision: who was considered and who (if anyone) was picked.

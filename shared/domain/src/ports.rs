@@ -107,6 +107,13 @@ pub trait LeadStore: Send + Sync {
         status: LeadStatus,
         limit: usize,
     ) -> Result<Vec<LeadRecord>, StoreError>;
+    /// Leads whose SLA deadline (`due.at`) is at or before `before`, earliest first (the
+    /// sweeper's work list; an index, never a scan).
+    async fn list_due(
+        &self,
+        before: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<LeadRecord>, StoreError>;
     /// Pools that have at least one lead in `status` `unassigned` (to retry them).
     async fn pools_with_waiting(&self) -> Result<Vec<PoolId>, StoreError>;
     /// The latest owner of a lead with this (normalized) email.

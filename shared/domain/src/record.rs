@@ -148,6 +148,55 @@ pub struct LeadRecord {
     /// When the owner accepted it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub accepted_at: Option<DateTime<Utc>>,
+    /// The next SLA deadline, if one runs: the sweeper finds overdue leads by it (an index).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub due: Option<Due>,
+    /// SLA reassignments in the current pool (reset when escalated to another pool).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub reassignments: u32,
+    /// Escalated to a rep: the last step of the SLA procedure, no further deadlines.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub escalated: bool,
+    /// Everyone who owned the lead before the current owner, oldest first: reassignment never
+    /// hands it back to them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub previous_owners: Vec<RepId>,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
+}
+
+/// An SLA deadline on a lead.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Due {
+    /// When it falls due.
+    pub at: DateTime<Utc>,
+    /// What must happen by then.
+    pub kind: DueKind,
+}
+
+/// What an SLA deadline waits for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DueKind {
+    /// The owner accepts.
+    Accept,
+    /// The owner makes first contact.
+    FirstTouch,
+    /// Someone takes the waiting (`unassigned` or `awaiting_claim`) lead.
+    Waiting,
+}
+
+impl DueKind {
+    /// The wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DueKind::Accept => "accept",
+            DueKind::FirstTouch => "first_touch",
+            DueKind::Waiting => "waiting",
+        }
+    }
 }
 
 impl LeadRecord {
@@ -174,6 +223,10 @@ impl LeadRecord {
             version: 1,
             assigned_at: None,
             accepted_at: None,
+            due: None,
+            reassignments: 0,
+            escalated: false,
+            previous_owners: Vec::new(),
         }
     }
 }

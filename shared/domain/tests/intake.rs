@@ -60,7 +60,7 @@ default_country = "de"
         Some("industry")
     );
     let auth = tf
-        .resolve_auth(&|name| (name == "TF_SECRET").then(|| "s3cret".to_owned()))
+        .resolve_auth(&|reference| (reference == "env:TF_SECRET").then(|| "s3cret".to_owned()))
         .expect("resolves");
     assert_eq!(
         auth,

@@ -86,6 +86,12 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX queue_dead_letters_by_queue ON queue_dead_letters (queue, seq);
     "#,
+    // 2: SLA deadlines. Leads written before this version have none until their next write.
+    r#"
+    ALTER TABLE leads ADD COLUMN due_at INTEGER;   -- micros; NULL = no deadline running
+    -- list_due: only leads with a deadline, earliest first.
+    CREATE INDEX leads_due ON leads (due_at, id) WHERE due_at IS NOT NULL;
+    "#,
 ];
 
 /// The schema version this build writes.

@@ -4,6 +4,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use leadrouter_domain::ports::{
     Commit, CommitOutcome, EmailOwner, Inserted, LeadPage, LeadQuery, LeadStore, RoutingStore,
     Stale, StoreError,
@@ -106,6 +107,7 @@ struct LeadRow {
     pool: Option<String>,
     score: Option<f64>,
     received_at: i64,
+    due_at: Option<i64>,
     version: i64,
     body: String,
 }
@@ -128,6 +130,7 @@ impl LeadRow {
             // NaN has no place in an ordering; store it as "no score".
             score: rec.lead.score.filter(|s| !s.is_nan()),
             received_at: rec.lead.received_at.timestamp_micros(),
+            due_at: rec.due.map(|d| d.at.timestamp_micros()),
             version,
             body: to_json(&key, &body)?,
         })
@@ -136,8 +139,8 @@ impl LeadRow {
     fn insert(&self, conn: &Connection) -> Result<bool, StoreError> {
         let n = conn
             .prepare_cached(
-                "INSERT INTO leads (id, status, owner, pool, score, received_at, version, body)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT (id) DO NOTHING",
+                "INSERT INTO leads (id, status, owner, pool, score, received_at, version, body, due_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT (id) DO NOTHING",
             )
             .ctx("prepare insert lead")?
             .execute(params![
@@ -148,7 +151,8 @@ impl LeadRow {
                 self.score,
                 self.received_at,
                 self.version,
-                self.body
+                self.body,
+                self.due_at
             ])
             .ctx("insert lead")?;
         Ok(n == 1)
@@ -159,7 +163,7 @@ impl LeadRow {
         let n = conn
             .prepare_cached(
                 "UPDATE leads SET status = ?2, owner = ?3, pool = ?4, score = ?5, received_at = ?6,
-                        version = ?7, body = ?8
+                        version = ?7, body = ?8, due_at = ?10
                  WHERE id = ?1 AND version = ?9",
             )
             .ctx("prepare update lead")?
@@ -172,7 +176,8 @@ impl LeadRow {
                 self.received_at,
                 self.version,
                 self.body,
-                expected
+                expected,
+                self.due_at
             ])
             .ctx("update lead")?;
         Ok(n == 1)
@@ -532,6 +537,28 @@ impl LeadStore for EmbeddedStore {
     }
 
     #[instrument(skip(self), err)]
+    async fn list_due(
+        &self,
+        before: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<LeadRecord>, StoreError> {
+        let params = vec![
+            Value::Integer(before.timestamp_micros()),
+            Value::Integer(i64::try_from(limit).unwrap_or(i64::MAX)),
+        ];
+        self.db
+            .run("list_due", move |conn| {
+                query_leads(
+                    conn,
+                    "SELECT id, version, body FROM leads INDEXED BY leads_due
+                     WHERE due_at IS NOT NULL AND due_at <= ?1 ORDER BY due_at, id LIMIT ?2",
+                    &params,
+                )
+            })
+            .await
+    }
+
+    #[instrument(skip(self), err)]
     async fn pools_with_waiting(&self) -> Result<Vec<PoolId>, StoreError> {
         self.db
             .run("pools_with_waiting", |conn| {
@@ -737,6 +764,12 @@ mod query_plans {
                  WHERE status = 'unassigned' AND pool IS NOT NULL ORDER BY pool"
                     .to_owned(),
                 vec![],
+            ),
+            (
+                "SELECT id, version, body FROM leads INDEXED BY leads_due \
+                 WHERE due_at IS NOT NULL AND due_at <= ?1 ORDER BY due_at, id LIMIT ?2"
+                    .to_owned(),
+                vec![Value::Integer(5), Value::Integer(10)],
             ),
             (
                 "SELECT seq, id, body, receive_count FROM queue_messages \

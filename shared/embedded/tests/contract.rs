@@ -60,6 +60,21 @@ async fn store_contract() -> TestResult {
     Ok(())
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sla_contract() -> TestResult {
+    let (_dir, _path, store) = fresh()?;
+    contract::sla::sla_contract(Arc::new(store)).await;
+    Ok(())
+}
+
+/// 1,000 overdue leads accepted by their owners while two sweepers run.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sweeper_races_accept() -> TestResult {
+    let (_dir, _path, store) = fresh()?;
+    contract::sla::sweeper_races_accept(Arc::new(store), 1_000).await;
+    Ok(())
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_commit_contract() -> TestResult {
     let (_dir, _path, store) = fresh()?;

@@ -163,7 +163,22 @@ fn compile(raw: RawConfig, src: &str, p: &mut Problems) -> RoutingConfig {
             pool_paths.push(path);
         }
     }
-    check_fallback_cycles(&pools, &pool_index, &pool_paths, p);
+    check_cycles(
+        &pools,
+        &pool_index,
+        &pool_paths,
+        "fallback",
+        |pl| pl.fallback.as_ref(),
+        p,
+    );
+    check_cycles(
+        &pools,
+        &pool_index,
+        &pool_paths,
+        "escalate",
+        |pl| pl.sla.escalate.as_ref(),
+        p,
+    );
     for (i, rep) in reps.iter().enumerate() {
         if !pools.iter().any(|pl| pl.members.contains(&rep.id)) {
             p.push(
@@ -444,62 +459,26 @@ fn compile_pool(
         }
     };
     let fallback = rp.fallback.as_ref().and_then(|f| {
-        let fpath = path.key("fallback");
-        match (&f.pool, &f.rep) {
-            (Some(pool), None) => {
-                if !pool_ids.contains(pool) {
-                    p.push(
-                        &fpath.key("pool"),
-                        format!("fallback pool `{pool}` does not exist"),
-                        None,
-                    );
-                } else if pool == &rp.id {
-                    p.push(
-                        &fpath.key("pool"),
-                        "a pool cannot fall back to itself",
-                        None,
-                    );
-                }
-                Some(Target::Pool(pool.clone()))
-            }
-            (None, Some(rep)) => {
-                if !reps.contains_key(rep) {
-                    p.push(
-                        &fpath.key("rep"),
-                        format!("fallback rep `{rep}` does not exist"),
-                        None,
-                    );
-                }
-                Some(Target::Rep(rep.clone()))
-            }
-            _ => {
-                p.push(&fpath, "give exactly one of `pool` or `rep`", None);
-                None
-            }
-        }
+        compile_target(
+            f,
+            &path.key("fallback"),
+            &rp.id,
+            reps,
+            pool_ids,
+            "fallback",
+            p,
+        )
     });
-    let mut sla = Sla::default();
-    if let Some(s) = &rp.sla {
-        for (key, value, slot) in [
-            ("accept_within", &s.accept_within, &mut sla.accept_within),
-            (
-                "first_touch_within",
-                &s.first_touch_within,
-                &mut sla.first_touch_within,
-            ),
-        ] {
-            if let Some(v) = value {
-                match parse_duration(v) {
-                    Some(d) if d > chrono::Duration::zero() => *slot = Some(d),
-                    _ => p.push(
-                        &path.key("sla").key(key),
-                        format!("`{v}` is not a duration"),
-                        Some("write e.g. `90s`, `15m`, `2h` or `1d`"),
-                    ),
-                }
-            }
-        }
-    }
+    let sla = rp
+        .sla
+        .as_ref()
+        .map(|s| compile_sla(s, &path.key("sla"), &rp.id, strategy, reps, pool_ids, p))
+        .unwrap_or_default();
+    let notify = rp
+        .notify
+        .as_ref()
+        .map(|n| compile_notify(n, &path.key("notify"), p))
+        .unwrap_or_default();
     Some(Pool {
         id: rp.id,
         members: rp.members,
@@ -508,28 +487,250 @@ fn compile_pool(
         makeup,
         fallback,
         sla,
+        notify,
     })
 }
 
-fn check_fallback_cycles(
+/// A `{ pool = ".." }` or `{ rep = ".." }` table naming an existing pool (not `own`) or rep.
+fn compile_target(
+    f: &RawTarget,
+    path: &Path,
+    own: &str,
+    reps: &HashMap<RepId, usize>,
+    pool_ids: &HashSet<String>,
+    what: &str,
+    p: &mut Problems,
+) -> Option<Target> {
+    match (&f.pool, &f.rep) {
+        (Some(pool), None) => {
+            if !pool_ids.contains(pool) {
+                p.push(
+                    &path.key("pool"),
+                    format!("{what} pool `{pool}` does not exist"),
+                    None,
+                );
+            } else if pool == own {
+                p.push(
+                    &path.key("pool"),
+                    format!("a pool cannot {what} to itself"),
+                    None,
+                );
+            }
+            Some(Target::Pool(pool.clone()))
+        }
+        (None, Some(rep)) => {
+            if !reps.contains_key(rep) {
+                p.push(
+                    &path.key("rep"),
+                    format!("{what} rep `{rep}` does not exist"),
+                    None,
+                );
+            }
+            Some(Target::Rep(rep.clone()))
+        }
+        _ => {
+            p.push(path, "give exactly one of `pool` or `rep`", None);
+            None
+        }
+    }
+}
+
+fn compile_sla(
+    s: &RawSla,
+    path: &Path,
+    own: &str,
+    strategy: Strategy,
+    reps: &HashMap<RepId, usize>,
+    pool_ids: &HashSet<String>,
+    p: &mut Problems,
+) -> Sla {
+    let mut sla = Sla {
+        max_reassignments: s.max_reassignments.unwrap_or(2),
+        ..Sla::default()
+    };
+    for (key, value, slot) in [
+        ("accept_within", &s.accept_within, &mut sla.accept_within),
+        (
+            "first_touch_within",
+            &s.first_touch_within,
+            &mut sla.first_touch_within,
+        ),
+        (
+            "escalate_waiting_after",
+            &s.escalate_waiting_after,
+            &mut sla.escalate_waiting_after,
+        ),
+    ] {
+        if let Some(v) = value {
+            match parse_duration(v) {
+                Some(d) if d > chrono::Duration::zero() => *slot = Some(d),
+                _ => p.push(
+                    &path.key(key),
+                    format!("`{v}` is not a duration"),
+                    Some("write e.g. `90s`, `15m`, `2h` or `1d`"),
+                ),
+            }
+        }
+    }
+    if let (Some(a), Some(t)) = (sla.accept_within, sla.first_touch_within)
+        && t < a
+    {
+        p.push(
+            &path.key("first_touch_within"),
+            "first touch cannot be due before accept",
+            Some("first_touch_within counts from assignment too; make it at least accept_within"),
+        );
+    }
+    sla.reassign_to = match s.reassign_to.as_deref() {
+        None | Some("next_in_rotation") => Reassign::NextInRotation,
+        Some("any_available") => Reassign::AnyAvailable,
+        Some("claim") => Reassign::Claim,
+        Some(other) => {
+            p.push(
+                &path.key("reassign_to"),
+                format!("unknown reassignment `{other}`"),
+                Some("use next_in_rotation, any_available or claim"),
+            );
+            Reassign::NextInRotation
+        }
+    };
+    if strategy == Strategy::Claim && sla.reassign_to != Reassign::Claim && s.reassign_to.is_some()
+    {
+        p.push(
+            &path.key("reassign_to"),
+            "a claim pool can only reassign back to the pool",
+            Some("use reassign_to = \"claim\" or leave it out"),
+        );
+    }
+    if strategy == Strategy::Claim {
+        sla.reassign_to = Reassign::Claim;
+    }
+    sla.escalate = s
+        .escalate
+        .as_ref()
+        .and_then(|t| compile_target(t, &path.key("escalate"), own, reps, pool_ids, "escalate", p));
+    if sla.escalate_waiting_after.is_some() && sla.escalate.is_none() {
+        p.push(
+            &path.key("escalate_waiting_after"),
+            "says when to escalate but not to whom",
+            Some("add escalate = { rep = \"...\" } or { pool = \"...\" }"),
+        );
+    }
+    sla
+}
+
+/// Event types a pool can be notified of.
+pub(crate) const NOTIFY_EVENTS: &[&str] = &[
+    "assigned",
+    "reassigned",
+    "escalated",
+    "claimed",
+    "unassigned",
+    "awaiting_claim",
+    "accepted",
+    "declined",
+    "released",
+    "contacted",
+    "converted",
+    "lost",
+    "sla_breached",
+];
+
+fn compile_notify(n: &RawNotify, path: &Path, p: &mut Problems) -> Notify {
+    for (key, value) in [
+        ("slack_webhook", &n.slack_webhook),
+        ("webhook_secret", &n.webhook_secret),
+    ] {
+        if let Some(v) = value
+            && super::secret_reference(v).is_none()
+        {
+            p.push(
+                &path.key(key),
+                "must be a secret reference, not the secret itself",
+                Some("write `env:NAME` or `ssm:/path` and keep the value out of the file"),
+            );
+        }
+    }
+    if let Some(url) = &n.webhook_url {
+        let host = url
+            .strip_prefix("https://")
+            .or_else(|| url.strip_prefix("http://"))
+            .unwrap_or_default();
+        match host.split(['/', ':']).next() {
+            Some(h) if !h.is_empty() && !url.contains(char::is_whitespace) => {}
+            _ => p.push(
+                &path.key("webhook_url"),
+                format!("`{url}` is not an http(s) URL"),
+                None,
+            ),
+        }
+        if n.webhook_secret.is_none() {
+            p.push(
+                &path.key("webhook_secret"),
+                "a webhook needs a signing secret",
+                Some("receivers verify X-Leadrouter-Signature with it"),
+            );
+        }
+    } else if n.webhook_secret.is_some() {
+        p.push(
+            &path.key("webhook_url"),
+            "a secret without a webhook URL",
+            None,
+        );
+    }
+    let events = match &n.events {
+        None => ["assigned", "reassigned", "escalated", "claimed"]
+            .map(str::to_owned)
+            .to_vec(),
+        Some(list) => {
+            for (i, e) in list.iter().enumerate() {
+                if !NOTIFY_EVENTS.contains(&e.as_str()) {
+                    p.push(
+                        &path.key("events").index(i),
+                        format!("unknown event `{e}`"),
+                        Some("see docs/events.md for the event types"),
+                    );
+                }
+            }
+            list.clone()
+        }
+    };
+    Notify {
+        slack_webhook: n.slack_webhook.clone(),
+        webhook_url: n.webhook_url.clone(),
+        webhook_secret: n.webhook_secret.clone(),
+        events,
+    }
+}
+
+/// Rejects pool chains that loop: `edge` gives the pool a pool leads on to (its fallback, or
+/// its escalation), `key` names that setting in the problem.
+fn check_cycles(
     pools: &[Pool],
     index: &HashMap<PoolId, usize>,
     paths: &[Path],
+    key: &str,
+    edge: impl Fn(&Pool) -> Option<&Target>,
     p: &mut Problems,
 ) {
     for (start, pool) in pools.iter().enumerate() {
         let mut seen = HashSet::from([start]);
         let mut cur = pool;
-        while let Some(Target::Pool(next)) = &cur.fallback {
+        while let Some(Target::Pool(next)) = edge(cur) {
             let Some(&ni) = index.get(next) else { break };
             if !seen.insert(ni) {
                 if ni == start
                     && let Some(path) = paths.get(start)
                 {
+                    let at = if key == "fallback" {
+                        path.key(key)
+                    } else {
+                        path.key("sla").key(key)
+                    };
                     p.push(
-                        &path.key("fallback"),
-                        format!("fallback chain from `{}` loops back to itself", pool.id),
-                        Some("end every fallback chain at a pool or rep without a loop"),
+                        &at,
+                        format!("{key} chain from `{}` loops back to itself", pool.id),
+                        Some("end every chain at a pool or rep without a loop"),
                     );
                 }
                 break;

@@ -64,6 +64,79 @@ impl WorkingHours {
     }
 }
 
+impl WorkingHours {
+    /// The instant at which `work` of working time has passed since `start`, counting only time
+    /// inside shifts, in time zone `tz` (an SLA clock that pauses outside working hours). With
+    /// no shifts it is wall-clock time. A lead assigned on Friday at 16:50 to a rep working
+    /// `mon-fri 09:00-17:00`, with 15 minutes to accept, is due on Monday at 09:05.
+    pub fn add_working_time(
+        &self,
+        tz: Tz,
+        start: DateTime<Utc>,
+        work: chrono::Duration,
+    ) -> DateTime<Utc> {
+        if self.shifts.is_empty() || work <= chrono::Duration::zero() {
+            return start + work;
+        }
+        let mut remaining = work;
+        let mut t = start;
+        // From the day before (an overnight shift may be running), a day at a time. Any
+        // non-empty week has working time within 8 days; 400 days bounds absurd inputs.
+        let Some(mut date) = start.with_timezone(&tz).date_naive().pred_opt() else {
+            return start + work;
+        };
+        for _ in 0..400 {
+            let mut spans: Vec<(DateTime<Utc>, DateTime<Utc>)> = self
+                .shifts
+                .iter()
+                .filter(|s| s.day == date.weekday())
+                .filter_map(|s| {
+                    let end_date = if s.end <= s.start {
+                        date.succ_opt()?
+                    } else {
+                        date
+                    };
+                    Some((
+                        local_instant(tz, date.and_time(s.start))?,
+                        local_instant(tz, end_date.and_time(s.end))?,
+                    ))
+                })
+                .collect();
+            spans.sort();
+            for (a, b) in spans {
+                if b <= t {
+                    continue;
+                }
+                let from = a.max(t);
+                let available = b - from;
+                if available >= remaining {
+                    return from + remaining;
+                }
+                remaining -= available;
+                t = b;
+            }
+            match date.succ_opt() {
+                Some(d) => date = d,
+                None => break,
+            }
+        }
+        start + work
+    }
+}
+
+/// A local wall-clock time as an instant; a time skipped by a DST change counts from the end of
+/// the gap.
+fn local_instant(tz: Tz, local: chrono::NaiveDateTime) -> Option<DateTime<Utc>> {
+    use chrono::TimeZone;
+    tz.from_local_datetime(&local)
+        .earliest()
+        .or_else(|| {
+            tz.from_local_datetime(&(local + chrono::Duration::hours(1)))
+                .earliest()
+        })
+        .map(|t| t.with_timezone(&Utc))
+}
+
 fn parse_time(s: &str) -> Result<NaiveTime, String> {
     let s = s.trim();
     if s == "24:00" {
@@ -142,6 +215,58 @@ mod tests {
         assert!(h.is_working(utc, Utc.with_ymd_and_hms(2026, 11, 28, 5, 59, 0).unwrap()));
         assert!(!h.is_working(utc, Utc.with_ymd_and_hms(2026, 11, 28, 6, 0, 0).unwrap()));
         assert!(!h.is_working(utc, Utc.with_ymd_and_hms(2026, 11, 27, 21, 0, 0).unwrap()));
+    }
+
+    #[test]
+    fn working_time_pauses_outside_shifts() {
+        let h = hours(&["mon-fri 09:00-17:00"]);
+        let berlin: Tz = "Europe/Berlin".parse().expect("tz");
+        let m = chrono::Duration::minutes;
+        // Monday 10:00 Berlin (09:00 UTC) + 15 min, inside the shift.
+        let mon = Utc.with_ymd_and_hms(2026, 11, 23, 9, 0, 0).unwrap();
+        assert_eq!(h.add_working_time(berlin, mon, m(15)), mon + m(15));
+        // Friday 16:50 Berlin + 15 min -> Monday 09:05 Berlin (08:05 UTC).
+        let fri = Utc.with_ymd_and_hms(2026, 11, 27, 15, 50, 0).unwrap();
+        assert_eq!(
+            h.add_working_time(berlin, fri, m(15)),
+            Utc.with_ymd_and_hms(2026, 11, 30, 8, 5, 0).unwrap()
+        );
+        // At night: due relative to 09:00 the next morning.
+        let night = Utc.with_ymd_and_hms(2026, 11, 24, 1, 0, 0).unwrap();
+        assert_eq!(
+            h.add_working_time(berlin, night, m(30)),
+            Utc.with_ymd_and_hms(2026, 11, 24, 8, 30, 0).unwrap()
+        );
+        // Two full days of work span three calendar days.
+        assert_eq!(
+            h.add_working_time(berlin, mon, chrono::Duration::hours(16)),
+            Utc.with_ymd_and_hms(2026, 11, 25, 9, 0, 0).unwrap()
+        );
+        // No shifts: wall clock.
+        assert_eq!(
+            hours(&[]).add_working_time(berlin, night, m(30)),
+            night + m(30)
+        );
+    }
+
+    #[test]
+    fn working_time_follows_overnight_shifts_and_dst() {
+        let utc: Tz = "UTC".parse().expect("tz");
+        let h = hours(&["fri 22:00-06:00"]);
+        // Friday 23:00 + 8h of work: 7h tonight, then 1h into next Friday's shift.
+        let t = Utc.with_ymd_and_hms(2026, 11, 27, 23, 0, 0).unwrap();
+        assert_eq!(
+            h.add_working_time(utc, t, chrono::Duration::hours(8)),
+            Utc.with_ymd_and_hms(2026, 12, 4, 23, 0, 0).unwrap()
+        );
+        // New York springs forward on 2026-03-08 at 02:00: a 01:00-04:00 shift has 2 real hours.
+        let ny: Tz = "America/New_York".parse().expect("tz");
+        let night = hours(&["sun 01:00-04:00"]);
+        let start = Utc.with_ymd_and_hms(2026, 3, 8, 6, 0, 0).unwrap(); // 01:00 EST
+        assert_eq!(
+            night.add_working_time(ny, start, chrono::Duration::minutes(90)),
+            Utc.with_ymd_and_hms(2026, 3, 8, 7, 30, 0).unwrap() // 03:30 EDT
+        );
     }
 
     #[test]

@@ -137,12 +137,24 @@ pub struct Source {
     auth: serde_json::Value,
 }
 
+/// The kind and name of a secret reference: `env:NAME` (an environment variable, local mode) or
+/// `ssm:/path` (an SSM SecureString parameter, on AWS). `None` if `value` is not a reference.
+pub fn secret_reference(value: &str) -> Option<(&str, &str)> {
+    let (kind, name) = value.split_once(':')?;
+    (matches!(kind, "env" | "ssm") && !name.is_empty()).then_some((kind, name))
+}
+
 /// Keys of an `auth` table that are not secrets.
 const AUTH_PLAIN_KEYS: &[&str] = &["scheme", "header", "tolerance_secs"];
 
 impl Source {
-    /// The source's authentication with every secret reference resolved through `lookup`
-    /// (an environment or secret-store reader). Errors name the reference, never a secret.
+    /// The source's authentication with every secret reference resolved through `lookup`.
+    ///
+    /// `lookup` receives the whole reference, `env:NAME` (an environment variable) or
+    /// `ssm:/path` (an SSM SecureString parameter), and answers the secret or `None`: locally it
+    /// reads the environment, on AWS a map of the SSM parameters fetched once at cold start
+    /// (`leadrouter_aws::secrets`). Errors name the reference and where it was looked for, never
+    /// a secret.
     pub fn resolve_auth(
         &self,
         lookup: &dyn Fn(&str) -> Option<String>,
@@ -154,15 +166,25 @@ impl Source {
                     continue;
                 }
                 let reference = value.as_str().unwrap_or_default().to_owned();
-                let name = reference
-                    .strip_prefix("env:")
-                    .ok_or_else(|| format!("`{key}` must be a secret reference like env:NAME"))?;
-                let secret = lookup(name).filter(|s| !s.is_empty()).ok_or_else(|| {
-                    format!(
-                        "source `{}`: secret `{name}` is not set in the environment",
-                        self.name
-                    )
-                })?;
+                let kind = match reference.split_once(':') {
+                    Some((kind @ ("env" | "ssm"), name)) if !name.is_empty() => kind,
+                    _ => {
+                        return Err(format!(
+                            "`{key}` must be a secret reference like env:NAME or ssm:/path"
+                        ));
+                    }
+                };
+                let place = if kind == "ssm" {
+                    "could not be read from SSM Parameter Store (missing, empty, or not readable \
+                     by this function)"
+                } else {
+                    "is not set in the environment"
+                };
+                let secret = lookup(&reference)
+                    .filter(|s| !s.is_empty())
+                    .ok_or_else(|| {
+                        format!("source `{}`: secret `{reference}` {place}", self.name)
+                    })?;
                 *value = serde_json::Value::String(secret);
             }
         }
@@ -249,13 +271,77 @@ pub enum Target {
     Rep(RepId),
 }
 
-/// Service-level targets of a pool (enforced by the sweeper).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+/// Service-level targets of a pool and what happens when they are missed (the sweeper).
+///
+/// `accept_within` and `first_touch_within` count the owner's working time (see
+/// [`hours::WorkingHours::add_working_time`]): a lead assigned at night to a rep who starts at
+/// 9:00 is due relative to 9:00.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Sla {
     /// Time allowed from assignment to accept.
     pub accept_within: Option<chrono::Duration>,
     /// Time allowed from assignment to first touch.
     pub first_touch_within: Option<chrono::Duration>,
+    /// Where an overdue lead goes.
+    pub reassign_to: Reassign,
+    /// Reassignments before escalating (0 = escalate at the first miss).
+    pub max_reassignments: u32,
+    /// Where the lead goes after the last reassignment, or when it waited too long.
+    pub escalate: Option<Target>,
+    /// A lead waiting `unassigned` or `awaiting_claim` this long (wall-clock) is escalated.
+    pub escalate_waiting_after: Option<chrono::Duration>,
+}
+
+impl Sla {
+    /// Whether the pool has any deadline at all.
+    pub fn is_set(&self) -> bool {
+        self.accept_within.is_some()
+            || self.first_touch_within.is_some()
+            || self.escalate_waiting_after.is_some()
+    }
+}
+
+/// Where an overdue lead is reassigned.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Reassign {
+    /// The pool's next eligible member in rotation who has not had the lead.
+    #[default]
+    NextInRotation,
+    /// Any eligible rep in the config who has not had the lead, least loaded first.
+    AnyAvailable,
+    /// Back to the pool, waiting for a member to claim it.
+    Claim,
+}
+
+impl Reassign {
+    /// The config name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Reassign::NextInRotation => "next_in_rotation",
+            Reassign::AnyAvailable => "any_available",
+            Reassign::Claim => "claim",
+        }
+    }
+}
+
+/// Who hears about a pool's lead events, besides the outbound events queue.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Notify {
+    /// Secret reference (`env:NAME`) of a Slack-compatible incoming webhook URL.
+    pub slack_webhook: Option<String>,
+    /// A generic JSON webhook, signed with HMAC-SHA256.
+    pub webhook_url: Option<String>,
+    /// Secret reference of the webhook's signing secret.
+    pub webhook_secret: Option<String>,
+    /// Event types delivered (default: assigned, reassigned, escalated, claimed).
+    pub events: Vec<String>,
+}
+
+impl Notify {
+    /// Whether anything is configured.
+    pub fn is_set(&self) -> bool {
+        self.slack_webhook.is_some() || self.webhook_url.is_some()
+    }
 }
 
 /// A team or queue of reps.
@@ -273,8 +359,10 @@ pub struct Pool {
     pub makeup: Makeup,
     /// Where leads go when nobody is eligible.
     pub fallback: Option<Target>,
-    /// SLA targets.
+    /// SLA targets and the reassignment procedure.
     pub sla: Sla,
+    /// Webhook deliveries of the pool's events.
+    pub notify: Notify,
 }
 
 /// Company accounts and who owns them.

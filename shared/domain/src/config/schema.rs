@@ -92,6 +92,7 @@ pub(crate) struct RawPool {
     pub makeup: Option<RawMakeup>,
     pub fallback: Option<RawTarget>,
     pub sla: Option<RawSla>,
+    pub notify: Option<RawNotify>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -113,6 +114,19 @@ pub(crate) struct RawTarget {
 pub(crate) struct RawSla {
     pub accept_within: Option<String>,
     pub first_touch_within: Option<String>,
+    pub reassign_to: Option<String>,
+    pub max_reassignments: Option<u32>,
+    pub escalate: Option<RawTarget>,
+    pub escalate_waiting_after: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawNotify {
+    pub slack_webhook: Option<String>,
+    pub webhook_url: Option<String>,
+    pub webhook_secret: Option<String>,
+    pub events: Option<Vec<String>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -184,6 +184,37 @@ impl Ctx<'_> {
         }
     }
 
+    /// The plan for an outcome reached through `rule`, with the steps recorded so far.
+    fn finish(
+        self,
+        rule: &RuleRef,
+        outcome: Outcome,
+        status: LeadStatus,
+        owner: Option<RepId>,
+        pool: Option<PoolId>,
+        rotation: Option<PoolState>,
+    ) -> Plan {
+        let (cfg, now) = (self.cfg, self.now);
+        let rep = owner.as_ref().map(|o| bump_rep(cfg, self.snap.rep(o), now));
+        Plan {
+            decision: Decision {
+                decided_at: now,
+                config_version: cfg.version.clone(),
+                rule: rule.clone(),
+                required_skills: self.req.skills,
+                required_languages: self.req.languages,
+                steps: self.steps,
+                outcome,
+            },
+            status,
+            owner,
+            pool,
+            rep,
+            rotation,
+            reason: None,
+        }
+    }
+
     /// Tries a single rep (owner, sticky, named, fallback); records the step.
     fn single(&mut self, kind: StepKind, rep: &str) -> Option<RepId> {
         let c = self.candidate(rep, true);
@@ -235,31 +266,6 @@ pub fn decide(cfg: &RoutingConfig, lead: &Lead, snap: &Snapshot, now: DateTime<U
         now,
         steps: Vec::new(),
     };
-    let finish = |ctx: Ctx<'_>,
-                  outcome: Outcome,
-                  status,
-                  owner: Option<RepId>,
-                  pool: Option<PoolId>,
-                  rotation| {
-        let rep = owner.as_ref().map(|o| bump_rep(cfg, snap.rep(o), now));
-        Plan {
-            decision: Decision {
-                decided_at: now,
-                config_version: cfg.version.clone(),
-                rule: rule_ref.clone(),
-                required_skills: ctx.req.skills.clone(),
-                required_languages: ctx.req.languages.clone(),
-                steps: ctx.steps,
-                outcome,
-            },
-            status,
-            owner,
-            pool,
-            rep,
-            rotation,
-            reason: None,
-        }
-    };
     let assigned = |rep: &RepId, pool: Option<PoolId>| Outcome::Assigned {
         rep: rep.clone(),
         pool,
@@ -274,8 +280,8 @@ pub fn decide(cfg: &RoutingConfig, lead: &Lead, snap: &Snapshot, now: DateTime<U
             owner,
         )
     {
-        return finish(
-            ctx,
+        return ctx.finish(
+            &rule_ref,
             assigned(&rep, None),
             LeadStatus::Assigned,
             Some(rep),
@@ -291,8 +297,8 @@ pub fn decide(cfg: &RoutingConfig, lead: &Lead, snap: &Snapshot, now: DateTime<U
             &o.rep,
         )
     {
-        return finish(
-            ctx,
+        return ctx.finish(
+            &rule_ref,
             assigned(&rep, None),
             LeadStatus::Assigned,
             Some(rep),
@@ -303,8 +309,8 @@ pub fn decide(cfg: &RoutingConfig, lead: &Lead, snap: &Snapshot, now: DateTime<U
 
     match &rule.route {
         Route::Rep(r) => match ctx.single(StepKind::NamedRep, r) {
-            Some(rep) => finish(
-                ctx,
+            Some(rep) => ctx.finish(
+                &rule_ref,
                 assigned(&rep, None),
                 LeadStatus::Assigned,
                 Some(rep),
@@ -317,8 +323,8 @@ pub fn decide(cfg: &RoutingConfig, lead: &Lead, snap: &Snapshot, now: DateTime<U
                     "rule `{}` names rep `{r}`, who cannot take leads now",
                     rule.name
                 );
-                finish(
-                    ctx,
+                ctx.finish(
+                    &rule_ref,
                     Outcome::Unassigned {
                         pool: pool.clone(),
                         reason,
@@ -330,33 +336,12 @@ pub fn decide(cfg: &RoutingConfig, lead: &Lead, snap: &Snapshot, now: DateTime<U
                 )
             }
         },
-        Route::Pool(first) => route_pool(ctx, first, finish),
+        Route::Pool(first) => route_pool(ctx, &rule_ref, first),
         Route::Outcome(_) => unreachable_outcome(cfg, rule, rule_ref.clone(), now),
     }
 }
 
-type Finish<'f> = &'f dyn Fn(
-    Ctx<'_>,
-    Outcome,
-    LeadStatus,
-    Option<RepId>,
-    Option<PoolId>,
-    Option<PoolState>,
-) -> Plan;
-
-fn route_pool(
-    mut ctx: Ctx<'_>,
-    first: &PoolId,
-    finish: impl Fn(
-        Ctx<'_>,
-        Outcome,
-        LeadStatus,
-        Option<RepId>,
-        Option<PoolId>,
-        Option<PoolState>,
-    ) -> Plan,
-) -> Plan {
-    let finish: Finish<'_> = &finish;
+fn route_pool(mut ctx: Ctx<'_>, rule: &RuleRef, first: &PoolId) -> Plan {
     let cfg = ctx.cfg;
     let mut visited = HashSet::new();
     let mut current = Some(first.clone());
@@ -381,8 +366,8 @@ fn route_pool(
                 state: serde_json::Value::Null,
                 note: Some("claim pool: the lead waits for a rep to claim it".into()),
             });
-            return finish(
-                ctx,
+            return ctx.finish(
+                rule,
                 Outcome::AwaitingClaim { pool: id.clone() },
                 LeadStatus::AwaitingClaim,
                 None,
@@ -412,8 +397,8 @@ fn route_pool(
                 rep: p.rep.clone(),
                 pool: Some(id.clone()),
             };
-            return finish(
-                ctx,
+            return ctx.finish(
+                rule,
                 outcome,
                 LeadStatus::Assigned,
                 Some(p.rep),
@@ -434,8 +419,8 @@ fn route_pool(
                         rep: rep.clone(),
                         pool: Some(id.clone()),
                     };
-                    return finish(
-                        ctx,
+                    return ctx.finish(
+                        rule,
                         outcome,
                         LeadStatus::Assigned,
                         Some(rep),
@@ -448,8 +433,8 @@ fn route_pool(
         }
     }
     let reason = unassigned_reason(&ctx.steps);
-    finish(
-        ctx,
+    ctx.finish(
+        rule,
         Outcome::Unassigned {
             pool: first.clone(),
             reason,
@@ -459,6 +444,138 @@ fn route_pool(
         Some(first.clone()),
         None,
     )
+}
+
+/// Where a lead taken from its owner goes (SLA reassignment, escalation, an owner who went away).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reroute<'a> {
+    /// Through this pool and its fallbacks, by the pool's strategy.
+    Pool(&'a str),
+    /// To the least-loaded eligible rep of the whole config; the lead stays filed under `pool`.
+    AnyAvailable {
+        /// The pool the lead belongs to.
+        pool: &'a str,
+    },
+    /// To this rep if eligible, else waiting in the rep's own queue until they are.
+    Rep(&'a str),
+}
+
+/// Decides where `lead` goes when it must leave its owner. Unlike [`decide`] there is no
+/// account-owner or sticky step (the lead already had its owner); the matched rule's skill and
+/// language requirements still apply, and nobody in `snap.excluded` (everyone who had or
+/// declined it) is picked. Pure, like `decide`.
+pub fn reroute(
+    cfg: &RoutingConfig,
+    lead: &Lead,
+    snap: &Snapshot,
+    now: DateTime<Utc>,
+    to: Reroute<'_>,
+) -> Plan {
+    let (rule_ref, req) = match cfg.match_rule(lead) {
+        Some((index, rule)) => (
+            RuleRef {
+                index,
+                name: rule.name.clone(),
+            },
+            Requirements::for_rule(rule, lead),
+        ),
+        None => (
+            RuleRef {
+                index: cfg.rules.len(),
+                name: "reassignment".into(),
+            },
+            Requirements::default(),
+        ),
+    };
+    let mut ctx = Ctx {
+        cfg,
+        snap,
+        req,
+        now,
+        steps: Vec::new(),
+    };
+    match to {
+        Reroute::Pool(pool) => route_pool(ctx, &rule_ref, &pool.to_owned()),
+        Reroute::Rep(r) => match ctx.single(StepKind::Escalation, r) {
+            Some(rep) => ctx.finish(
+                &rule_ref,
+                Outcome::Assigned {
+                    rep: rep.clone(),
+                    pool: None,
+                },
+                LeadStatus::Assigned,
+                Some(rep),
+                None,
+                None,
+            ),
+            None => {
+                let queue = rep_queue(r);
+                let reason = format!("escalation rep `{r}` cannot take leads now");
+                ctx.finish(
+                    &rule_ref,
+                    Outcome::Unassigned {
+                        pool: queue.clone(),
+                        reason,
+                    },
+                    LeadStatus::Unassigned,
+                    None,
+                    Some(queue),
+                    None,
+                )
+            }
+        },
+        Reroute::AnyAvailable { pool } => {
+            let candidates: Vec<Candidate> = cfg
+                .reps
+                .iter()
+                .map(|r| ctx.candidate(&r.id, true))
+                .collect();
+            let picked = candidates
+                .iter()
+                .filter(|c| c.eligible)
+                .min_by_key(|c| {
+                    let s = snap.rep(&c.rep);
+                    (s.open_leads, s.last_assigned_at)
+                })
+                .map(|c| c.rep.clone());
+            ctx.steps.push(Step {
+                kind: StepKind::AnyAvailable,
+                candidates,
+                picked: picked.clone(),
+                state: serde_json::Value::Null,
+                note: picked
+                    .is_none()
+                    .then(|| "nobody in the config is eligible".to_owned()),
+            });
+            match picked {
+                Some(rep) => ctx.finish(
+                    &rule_ref,
+                    Outcome::Assigned {
+                        rep: rep.clone(),
+                        pool: Some(pool.to_owned()),
+                    },
+                    LeadStatus::Assigned,
+                    Some(rep),
+                    Some(pool.to_owned()),
+                    None,
+                ),
+                None => {
+                    let reason = unassigned_reason(&ctx.steps);
+                    ctx.finish(
+                        &rule_ref,
+                        Outcome::Unassigned {
+                            pool: pool.to_owned(),
+                            reason,
+                        },
+                        LeadStatus::Unassigned,
+                        None,
+                        Some(pool.to_owned()),
+                        None,
+                    )
+                }
+            }
+        }
+    }
 }
 
 /// A short sentence naming why each candidate was out, for the `unassigned` status.

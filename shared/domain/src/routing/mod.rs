@@ -5,5 +5,5 @@ pub mod decide;
 pub mod eligibility;
 pub mod strategy;
 
-pub use decide::{Plan, Snapshot, decide, needs, phone_key, rep_queue};
+pub use decide::{Plan, Reroute, Snapshot, decide, needs, phone_key, rep_queue, reroute};
 pub use eligibility::{Requirements, ineligibility};

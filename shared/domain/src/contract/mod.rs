@@ -17,6 +17,8 @@
 //! listing checks assume read-your-writes (what the embedded store and DynamoDB Local give; a
 //! real DynamoDB GSI is eventually consistent). Queue checks assume an empty queue of their own.
 
+pub mod sla;
+
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
@@ -401,6 +403,91 @@ pub async fn store_contract<S: Store + ?Sized>(store: &S) {
     list_leads_pagination_covers_every_lead_once(store).await;
     list_waiting_order_and_filter(store).await;
     pools_with_waiting_lists_unassigned(store).await;
+    list_due_is_bounded_and_ordered(store).await;
+}
+
+/// `list_due` returns the leads whose deadline is at or before the bound, earliest first, and
+/// drops a lead once a commit clears or moves its deadline.
+pub async fn list_due_is_bounded_and_ordered<S: Store + ?Sized>(store: &S) {
+    use crate::record::{Due, DueKind};
+    // Far in the past: no other check's lead is due this early.
+    let t = |secs: i64| at(secs) - chrono::Duration::days(3650);
+    let mut recs = Vec::new();
+    for (i, secs) in [30, 10, 20, 40].into_iter().enumerate() {
+        let mut rec = lead_in(
+            LeadStatus::Assigned,
+            Some("rep-due"),
+            None,
+            None,
+            at(i as i64),
+        );
+        rec.due = Some(Due {
+            at: t(secs),
+            kind: DueKind::Accept,
+        });
+        store.insert_lead(&rec).await.must("insert_lead");
+        recs.push(rec);
+    }
+    let none = lead_in(LeadStatus::Assigned, Some("rep-due"), None, None, at(0));
+    store.insert_lead(&none).await.must("insert_lead");
+    let due = store.list_due(t(30), 500).await.must("list_due");
+    let ours: Vec<Uuid> = due
+        .iter()
+        .map(|r| r.lead.id)
+        .filter(|id| recs.iter().any(|r| r.lead.id == *id) || *id == none.lead.id)
+        .collect();
+    assert_eq!(
+        ours,
+        vec![recs[1].lead.id, recs[2].lead.id, recs[0].lead.id],
+        "contract: list_due must return deadlines up to the bound (inclusive), earliest first"
+    );
+    let until = due.iter().position(|r| r.lead.id == recs[0].lead.id);
+    assert!(
+        due.iter()
+            .take(until.unwrap_or(0))
+            .all(|r| r.due.is_some_and(|d| d.at <= t(30))),
+        "contract: list_due returns only due leads"
+    );
+    assert_eq!(
+        store.list_due(t(30), 1).await.must("list_due").len(),
+        1,
+        "contract: list_due honours its limit"
+    );
+    // Clearing a deadline takes the lead out; moving it later does too.
+    let mut cleared = recs[1].clone();
+    cleared.due = None;
+    let mut later = recs[2].clone();
+    later.due = Some(Due {
+        at: t(100),
+        kind: DueKind::FirstTouch,
+    });
+    let commit = Commit {
+        leads: vec![
+            Versioned {
+                expected_version: 1,
+                item: cleared,
+            },
+            Versioned {
+                expected_version: 1,
+                item: later,
+            },
+        ],
+        ..Commit::default()
+    };
+    assert_committed(&commit_of(store, commit, "move deadlines").await, "move");
+    let ids: Vec<Uuid> = store
+        .list_due(t(30), 500)
+        .await
+        .must("list_due")
+        .iter()
+        .map(|r| r.lead.id)
+        .collect();
+    assert!(
+        ids.contains(&recs[0].lead.id)
+            && !ids.contains(&recs[1].lead.id)
+            && !ids.contains(&recs[2].lead.id),
+        "contract: list_due must follow committed deadline changes"
+    );
 }
 
 /// `get_lead` of an id never stored is `None`.

@@ -17,10 +17,16 @@ use uuid::Uuid;
 
 use crate::config::RoutingConfig;
 use crate::decision::{Ineligible, Outcome};
-use crate::ports::{Clock, Commit, CommitOutcome, EmailOwner, Store, StoreError, Versioned};
+use crate::events::LeadEvent;
+use crate::ports::{Clock, Commit, CommitOutcome, EmailOwner, Queue, Store, StoreError, Versioned};
 use crate::record::{HistoryEntry, LeadRecord, LeadStatus, RepId};
 use crate::routing::{self, Requirements, Snapshot};
+use crate::sla;
 use crate::state::{Availability, OutOfOffice, RepState};
+
+mod sweep;
+
+pub use sweep::SweepReport;
 
 /// Conflicts retried before giving the work back (to the queue, or as a 503 to the caller).
 const MAX_ATTEMPTS: u32 = 12;
@@ -174,6 +180,8 @@ pub struct Engine {
     store: Arc<dyn Store>,
     config: RwLock<Arc<RoutingConfig>>,
     clock: Arc<dyn Clock>,
+    /// Where every lead write's event goes (the outbound events queue), if anywhere.
+    events: Option<Arc<dyn Queue>>,
 }
 
 impl Engine {
@@ -183,7 +191,44 @@ impl Engine {
             store,
             config: RwLock::new(Arc::new(config)),
             clock,
+            events: None,
         }
+    }
+
+    /// Sends an event to `queue` after every write of a lead (see [`crate::events`]).
+    pub fn with_events(mut self, queue: Arc<dyn Queue>) -> Engine {
+        self.events = Some(queue);
+        self
+    }
+
+    /// Sends the events of the lead records a commit wrote. An error here is returned to the
+    /// caller after the write landed: the router's message is then redelivered, finds its lead
+    /// routed and sends the event again (same id); other callers see a transient error.
+    async fn publish(&self, leads: &[LeadRecord]) -> Result<(), EngineError> {
+        let Some(queue) = &self.events else {
+            return Ok(());
+        };
+        for rec in leads {
+            let moved = rec
+                .history
+                .last()
+                .is_some_and(|h| matches!(h.event.as_str(), "reassigned" | "escalated"));
+            let previous = if moved {
+                rec.previous_owners.last().map(String::as_str)
+            } else {
+                None
+            };
+            if let Some(event) = LeadEvent::of(rec, previous) {
+                let body = serde_json::to_string(&event).map_err(|e| {
+                    EngineError::Store(StoreError::Corrupt {
+                        key: event.id.clone(),
+                        reason: e.to_string(),
+                    })
+                })?;
+                queue.send(&body).await?;
+            }
+        }
+        Ok(())
     }
 
     /// The config in force.
@@ -249,47 +294,56 @@ impl Engine {
     }
 
     async fn route_chunk(&self, leads: &[Lead]) -> Result<Vec<Routed>, EngineError> {
-        self.optimistic("route", move || async move {
-            let cfg = self.config();
-            let mut stored = Vec::with_capacity(leads.len());
-            let mut previous = Vec::with_capacity(leads.len());
-            let (mut rep_ids, mut pool_ids): (Vec<RepId>, Vec<String>) = (Vec::new(), Vec::new());
-            for lead in leads {
-                let rec = self.store.get_lead(lead.id).await?;
-                let routing_lead = rec.as_ref().map_or(lead, |r| &r.lead);
-                let owner = self.previous_owner(&cfg, routing_lead).await?;
-                let (reps, pools) = routing::needs(&cfg, routing_lead, owner.as_ref());
-                merge(&mut rep_ids, reps);
-                merge(&mut pool_ids, pools);
-                stored.push(rec);
-                previous.push(owner);
-            }
-            let mut snap = self.snapshot(&rep_ids, &pool_ids, None).await?;
-            let (base_reps, base_pools) = (snap.reps.clone(), snap.pools.clone());
-            let now = self.now();
-            let plan = plan_chunk(&cfg, leads, stored, previous, &mut snap, now);
-            let mut commit = plan.commit;
-            for (id, state) in &snap.reps {
-                let base = base_reps.get(id).map_or(0, |b| b.version);
-                if state.version != base {
-                    commit.reps.push(Versioned {
-                        expected_version: base,
-                        item: state.clone(),
-                    });
+        let (results, already) = self
+            .optimistic("route", move || async move {
+                let cfg = self.config();
+                let mut stored = Vec::with_capacity(leads.len());
+                let mut previous = Vec::with_capacity(leads.len());
+                let (mut rep_ids, mut pool_ids): (Vec<RepId>, Vec<String>) =
+                    (Vec::new(), Vec::new());
+                for lead in leads {
+                    let rec = self.store.get_lead(lead.id).await?;
+                    let routing_lead = rec.as_ref().map_or(lead, |r| &r.lead);
+                    let owner = self.previous_owner(&cfg, routing_lead).await?;
+                    let (reps, pools) = routing::needs(&cfg, routing_lead, owner.as_ref());
+                    merge(&mut rep_ids, reps);
+                    merge(&mut pool_ids, pools);
+                    stored.push(rec);
+                    previous.push(owner);
                 }
-            }
-            for (id, state) in &snap.pools {
-                let base = base_pools.get(id).map_or(0, |b| b.version);
-                if state.version != base {
-                    commit.pools.push(Versioned {
-                        expected_version: base,
-                        item: state.clone(),
-                    });
+                let mut snap = self.snapshot(&rep_ids, &pool_ids, None).await?;
+                let (base_reps, base_pools) = (snap.reps.clone(), snap.pools.clone());
+                let now = self.now();
+                let plan = plan_chunk(&cfg, leads, stored, previous, &mut snap, now);
+                if plan.commit.is_empty() {
+                    return Ok(Attempt::Done((plan.results, plan.already)));
                 }
-            }
-            Ok(Attempt::Write(commit, plan.results))
-        })
-        .await
+                let mut commit = plan.commit;
+                for (id, state) in &snap.reps {
+                    let base = base_reps.get(id).map_or(0, |b| b.version);
+                    if state.version != base {
+                        commit.reps.push(Versioned {
+                            expected_version: base,
+                            item: state.clone(),
+                        });
+                    }
+                }
+                for (id, state) in &snap.pools {
+                    let base = base_pools.get(id).map_or(0, |b| b.version);
+                    if state.version != base {
+                        commit.pools.push(Versioned {
+                            expected_version: base,
+                            item: state.clone(),
+                        });
+                    }
+                }
+                Ok(Attempt::Write(commit, (plan.results, plan.already)))
+            })
+            .await?;
+        // A redelivered message finds its lead routed: the event of that write may not have
+        // been sent (a crash between the write and the send), so it is sent again, same id.
+        self.publish(&already).await?;
+        Ok(results)
     }
 
     /// Runs `attempt` until its commit lands (or it needs no write). A lost race — any item
@@ -314,7 +368,18 @@ impl Engine {
                 return Ok(answer);
             }
             match self.store.commit(&commit).await? {
-                CommitOutcome::Committed => return Ok(answer),
+                CommitOutcome::Committed => {
+                    let written: Vec<LeadRecord> = commit
+                        .leads
+                        .into_iter()
+                        .map(|v| LeadRecord {
+                            version: v.expected_version + 1,
+                            ..v.item
+                        })
+                        .collect();
+                    self.publish(&written).await?;
+                    return Ok(answer);
+                }
                 CommitOutcome::Conflict(stale) => {
                     debug!(what, attempt = n, ?stale, "conflict, retrying");
                     backoff(n).await;
@@ -459,6 +524,7 @@ impl Engine {
                     rec.pool.as_deref(),
                     action.reason(),
                 ));
+                next.due = sla::next_due(&self.config(), &next, now);
                 let mut commit = Commit {
                     leads: vec![Versioned {
                         expected_version: rec.version,
@@ -547,6 +613,7 @@ impl Engine {
             next.assigned_at = Some(now);
             next.history
                 .push(event(now, "claimed", Some(rep), Some(&pool), None));
+            next.due = sla::next_due(cfg, &next, now);
             let commit = Commit {
                 leads: vec![Versioned {
                     expected_version: rec.version,
@@ -602,6 +669,15 @@ impl Engine {
                 Ok(Attempt::Write(commit, next))
             })
             .await?;
+        let now = self.now();
+        if self
+            .config()
+            .rep(rep)
+            .is_some_and(|r| sla::is_absent(r, &next, now))
+        {
+            // Away or out of office now: leads they have not accepted move on at once.
+            self.release_leads_of(rep, now).await?;
+        }
         self.retry_waiting_for(rep).await?;
         Ok(next)
     }
@@ -677,6 +753,8 @@ pub const BATCH_CHUNK: usize = 20;
 struct ChunkPlan {
     commit: Commit,
     results: Vec<Routed>,
+    /// Stored records of leads found already routed.
+    already: Vec<LeadRecord>,
 }
 
 fn merge(into: &mut Vec<String>, from: Vec<String>) {
@@ -699,6 +777,7 @@ fn plan_chunk(
     now: DateTime<Utc>,
 ) -> ChunkPlan {
     let mut commit = Commit::default();
+    let mut already = Vec::new();
     let mut results: Vec<Routed> = Vec::with_capacity(leads.len());
     let mut first_result: HashMap<Uuid, usize> = HashMap::new();
     let mut batch_owners: HashMap<String, EmailOwner> = HashMap::new();
@@ -714,8 +793,9 @@ fn plan_chunk(
             Some(r) if !matches!(r.status, LeadStatus::Queued | LeadStatus::Unassigned) => {
                 results.push(Routed::AlreadyRouted {
                     status: r.status,
-                    owner: r.owner,
+                    owner: r.owner.clone(),
                 });
+                already.push(r);
                 continue;
             }
             Some(r) => {
@@ -735,7 +815,7 @@ fn plan_chunk(
             results.push(Routed::Recorded(LeadStatus::AwaitingEnrichment));
             continue;
         }
-        snap.excluded = rec.declined_by.clone();
+        snap.excluded = excluded(&rec);
         snap.email_owner = contact_keys(&rec.lead)
             .iter()
             .find_map(|k| batch_owners.get(k).cloned())
@@ -757,7 +837,8 @@ fn plan_chunk(
             .map(|o| o.lead_id)
             .filter(|prev| *prev != lead.id);
         snap.apply(&plan);
-        let next = record_plan(rec, plan, now, repeat_of);
+        let mut next = record_plan(rec, plan, now, repeat_of);
+        next.due = sla::next_due(cfg, &next, now);
         if let Some(owner) = &next.owner {
             for key in contact_keys(&next.lead) {
                 let entry = EmailOwner {
@@ -775,7 +856,11 @@ fn plan_chunk(
         });
     }
     commit.email_owners = batch_owners.into_values().collect();
-    ChunkPlan { commit, results }
+    ChunkPlan {
+        commit,
+        results,
+        already,
+    }
 }
 
 /// The lead record after `plan`: status, owner, pool, decision, and the history line.
@@ -813,6 +898,13 @@ fn record_plan(
     }
     next.decision = Some(plan.decision);
     next
+}
+
+/// Reps a lead must not go to: those who declined or released it, and its earlier owners.
+fn excluded(rec: &LeadRecord) -> Vec<RepId> {
+    let mut out = rec.declined_by.clone();
+    merge(&mut out, rec.previous_owners.clone());
+    out
 }
 
 /// The sticky-index keys of a lead: its email and its phone.
