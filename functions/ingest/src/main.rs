@@ -11,10 +11,13 @@ async fn main() -> Result<(), Error> {
     leadrouter_aws::env::init_json_logs();
     let aws = leadrouter_aws::env::from_env().await?;
     let config = aws.engine.config();
-    // Webhook secrets are resolved once, from the environment the deployment fills from its
-    // secret store; a missing one stops the cold start rather than refusing deliveries later.
-    let sources = leadrouter_api::hooks::resolve_sources(&config, &|name| std::env::var(name).ok())
-        .map_err(Error::from)?;
+    // Webhook secrets are `ssm:/path` references, fetched from SSM Parameter Store once per cold
+    // start (never environment variables); a missing one stops the cold start, naming the
+    // reference, rather than refusing deliveries later.
+    let secrets = leadrouter_aws::secrets::for_config(&config).await?;
+    let sources =
+        leadrouter_api::hooks::resolve_sources(&config, &|reference| secrets.lookup(reference))
+            .map_err(Error::from)?;
     let deps = Deps {
         state: AppState {
             engine: aws.engine,

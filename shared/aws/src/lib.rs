@@ -7,6 +7,8 @@
 //!   dead-letter queue, and [`create_queue_with_dlq`].
 //!
 //! - [`env`]: what the Lambda functions build once per cold start, from environment variables.
+//! - [`secrets`]: `ssm:/path` secret references of the routing config, fetched from SSM
+//!   Parameter Store once per cold start.
 //!
 //! Clients come from `aws_config::defaults`, which honours `AWS_ENDPOINT_URL` (moto in tests), so
 //! production code has no local-mode branch.
@@ -15,6 +17,7 @@ pub mod dynamo;
 pub mod env;
 #[cfg(feature = "test-support")]
 pub mod moto;
+pub mod secrets;
 pub mod sqs;
 
 pub use dynamo::{DynamoStore, create_table};
