@@ -47,7 +47,8 @@ TEMPLATE = ROOT / "infra" / "template.yaml"
 # these; the check says so each time it tolerates one.
 PENDING_CRATES = {"leadrouter-notifier": "the notifier (events queue -> Slack/webhooks) is being written"}
 # Variables the code reads that the template deliberately does not set, and variables the
-# template sets before the code reads them, with the reason. Each is reported as a warning.
+# template sets before the code reads them, with the reason. Each is reported as a warning, and
+# a PENDING_UNREAD entry only while no code of the workspace reads the variable at all.
 PENDING_UNSET = {
     "LEADROUTER_CONFIG": "on AWS the routing config lives in the DynamoDB table (`leadrouter config push`); "
     "shared/aws/src/env.rs still reads a config file until that work lands",
@@ -61,12 +62,16 @@ PENDING_UNREAD = {
 #   store: "all"   -> it holds the routing engine / API over DynamoStore: every store method
 #          a list  -> only these DynamoDB operations (snake_case)
 #   sends: queues (template logical ids) it sends messages to through SqsQueue::send
+#   releases: queues it gives messages back to with a delay (SqsQueue::release); these must be
+#          its SQS event source, whose SAM poller policy grants ChangeMessageVisibility
 #   secrets: fetched from SSM at cold start (derived from the code: `secrets::` in its crate)
 USES = {
     "leadrouter-ingest": {"store": "all", "sends": ["IntakeQueue", "EventsQueue"]},
     "leadrouter-router": {"store": "all", "sends": ["EventsQueue"]},
     "leadrouter-sweeper": {"store": "all", "sends": ["EventsQueue"]},
-    "leadrouter-notifier": {"store": ["get_item", "query"], "sends": []},
+    # The notifier reads the routing config (GetItem/Query once it lives in the table) and
+    # delays a failed delivery's retry on the events queue it consumes.
+    "leadrouter-notifier": {"store": ["get_item", "query"], "sends": [], "releases": ["EventsQueue"]},
 }
 # Functions of shared/aws that only tests and local development call (never a Lambda).
 SETUP_FNS = {"create_table", "create_queue_with_dlq"}
@@ -331,6 +336,7 @@ def check(template: dict, ws: Workspace) -> tuple[list[str], list[str]]:
         errors.append("no DynamoDB operation found in shared/aws/src/dynamo.rs: the parser is out of date")
 
     # 1. functions <-> crates
+    workspace_reads = read_vars("\n".join(ws.src(c, keep_strings=True) for c in ws.crates))
     template_fns = {
         logical: res for logical, res in resources.items() if res.get("Type") == "AWS::Serverless::Function"
     }
@@ -417,7 +423,7 @@ def check(template: dict, ws: Workspace) -> tuple[list[str], list[str]]:
             else:
                 errors.append(f"{where}: the code reads {v} but the template does not set it")
         for v in sorted(env - read):
-            if v in PENDING_UNREAD:
+            if v in PENDING_UNREAD and v not in workspace_reads:
                 warnings.append(f"{where}: sets {v} that no code reads yet, tolerated: {PENDING_UNREAD[v]}")
             else:
                 errors.append(f"{where}: sets {v} that no code of {crate} reads")
@@ -459,6 +465,12 @@ def check(template: dict, ws: Workspace) -> tuple[list[str], list[str]]:
         for q in set(event_queues):
             if q not in resources:
                 errors.append(f"{where}: its SQS event source names {q}, not a queue of this template")
+        for q in uses.get("releases", []):
+            if q not in event_queues:
+                errors.append(
+                    f"{where}: the code calls {sorted(iam_action('sqs', o) for o in queue_method_ops.get('release', set()))} "
+                    f"on {q}, which is not its SQS event source (no poller policy grants it)"
+                )
 
     # Table vs dynamo.rs
     table = next((r for r in resources.values() if r.get("Type") == "AWS::DynamoDB::Table"), None)

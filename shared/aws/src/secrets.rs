@@ -67,8 +67,9 @@ impl Secrets {
     }
 }
 
-/// Every `ssm:` reference the config's sources name, in order. (The sources keep their auth
-/// settings private; resolving them with a recording lookup lists exactly what they will ask.)
+/// Every `ssm:` reference the config names, in order: its sources' auth settings and its pools'
+/// notification settings ([`notify_references`]). (The sources keep their auth settings
+/// private; resolving them with a recording lookup lists exactly what they will ask.)
 pub fn ssm_references(cfg: &RoutingConfig) -> BTreeSet<String> {
     let seen = std::cell::RefCell::new(BTreeSet::new());
     for source in cfg.sources.values() {
@@ -80,7 +81,21 @@ pub fn ssm_references(cfg: &RoutingConfig) -> BTreeSet<String> {
             Some("placeholder".to_owned())
         });
     }
-    seen.into_inner()
+    let mut all = seen.into_inner();
+    all.extend(notify_references(cfg));
+    all
+}
+
+/// Every `ssm:` reference of the pools' notification settings (`slack_webhook`,
+/// `webhook_secret`): what the notifier fetches at cold start.
+pub fn notify_references(cfg: &RoutingConfig) -> BTreeSet<String> {
+    cfg.pools
+        .iter()
+        .flat_map(|p| [&p.notify.slack_webhook, &p.notify.webhook_secret])
+        .flatten()
+        .filter(|r| ssm_name(r).is_some())
+        .cloned()
+        .collect()
 }
 
 /// Fetches `references` (`ssm:/path` each; anything else is ignored) with `GetParameters`,
@@ -121,11 +136,17 @@ pub async fn fetch(
     Ok(Secrets { values })
 }
 
-/// The secrets `cfg`'s sources name, fetched with the default SDK configuration (the Lambda
-/// role). Makes no SSM call when the config names no `ssm:` reference.
+/// The secrets `cfg` names ([`ssm_references`]), fetched with the default SDK configuration (the
+/// Lambda role): the ingest and notifier functions' cold start. Makes no SSM call when there is
+/// none.
 pub async fn for_config(cfg: &RoutingConfig) -> Result<Secrets, StartError> {
-    let references = ssm_references(cfg);
-    if references.is_empty() {
+    for_references(ssm_references(cfg)).await
+}
+
+/// `references` fetched with the default SDK configuration (the Lambda role), e.g.
+/// [`notify_references`] for the notifier. Makes no SSM call when none is an `ssm:` reference.
+pub async fn for_references(references: BTreeSet<String>) -> Result<Secrets, StartError> {
+    if !references.iter().any(|r| ssm_name(r).is_some()) {
         return Ok(Secrets::default());
     }
     let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;

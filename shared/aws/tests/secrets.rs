@@ -3,7 +3,7 @@
 
 use aws_sdk_ssm::types::ParameterType;
 use leadrouter_aws::moto::{moto, sdk};
-use leadrouter_aws::secrets::{fetch, ssm_references};
+use leadrouter_aws::secrets::{fetch, notify_references, ssm_references};
 use leadrouter_domain::config::{Format, RoutingConfig};
 
 const CONFIG: &str = r#"
@@ -27,6 +27,19 @@ auth = { scheme = "api_key", header = "x-api-key", key = "ssm:/leadrouter/site/k
 [sources.partner]
 adapter = "generic"
 auth = { scheme = "api_key", header = "x-api-key", key = "ssm:/leadrouter/partner/key" }
+"#;
+
+const NOTIFY: &str = r#"
+[[reps]]
+id = "a"
+[[pools]]
+id = "p"
+members = ["a"]
+strategy = "round_robin"
+notify = { slack_webhook = "ssm:/leadrouter/slack/sales", webhook_url = "https://hooks.example.com/leads", webhook_secret = "env:LOCAL_ONLY" }
+[[rules]]
+name = "default"
+pool = "p"
 "#;
 
 async fn put(client: &aws_sdk_ssm::Client, name: &str, value: &str) {
@@ -91,6 +104,36 @@ async fn ssm_references_resolve_from_parameter_store_and_a_missing_one_is_named(
             && !missing.contains("s3cret")
             && !missing.contains("k3y"),
         "{missing}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_notifiers_ssm_references_are_listed_and_fetched() {
+    let cfg =
+        RoutingConfig::parse(NOTIFY, Format::Toml, "t.toml").unwrap_or_else(|e| panic!("{e}"));
+    let refs = notify_references(&cfg);
+    assert_eq!(
+        refs.iter().map(String::as_str).collect::<Vec<_>>(),
+        ["ssm:/leadrouter/slack/sales"],
+        "only ssm: references"
+    );
+    assert_eq!(
+        ssm_references(&cfg),
+        refs,
+        "all of the config's references include them"
+    );
+    let moto = moto(false).await;
+    let client = aws_sdk_ssm::Client::new(&sdk(&moto).await);
+    put(
+        &client,
+        "/leadrouter/slack/sales",
+        "https://hooks.slack.test/T/B/x",
+    )
+    .await;
+    let secrets = fetch(&client, refs).await.expect("fetch");
+    assert_eq!(
+        secrets.lookup("ssm:/leadrouter/slack/sales").as_deref(),
+        Some("https://hooks.slack.test/T/B/x")
     );
 }
 
