@@ -13,6 +13,8 @@ use leadrouter_domain::engine::Engine;
 use leadrouter_domain::ports::{Queue, SystemClock};
 use leadrouter_domain::worker::{self, WorkerConfig};
 use leadrouter_embedded::{EmbeddedStore, QueueConfig};
+use leadrouter_notify::deliver::Secrets;
+use leadrouter_notify::{Backoff, Notifier};
 use tokio::sync::watch;
 use tracing::{info, warn};
 
@@ -31,8 +33,8 @@ pub struct ServeArgs {
     /// Router worker tasks.
     #[arg(long, env = "LEADROUTER_WORKERS", default_value_t = 4)]
     workers: usize,
-    /// Seconds between sweeps (waiting leads retried).
-    #[arg(long, env = "LEADROUTER_SWEEP_SECONDS", default_value_t = 30)]
+    /// Seconds between sweeps (SLA deadlines, absent reps, waiting leads).
+    #[arg(long, env = "LEADROUTER_SWEEP_SECONDS", default_value_t = 60)]
     sweep_seconds: u64,
     /// Country hint (ISO alpha-2) for phone numbers of leads that name no country.
     #[arg(long, env = "LEADROUTER_DEFAULT_COUNTRY")]
@@ -47,6 +49,8 @@ pub struct ServeArgs {
 
 /// Receives after which an intake message is dead-lettered.
 const MAX_RECEIVES: u32 = 5;
+/// Delivery attempts of an event before it is dead-lettered (about 4 hours of backoff).
+const NOTIFY_MAX_RECEIVES: u32 = 20;
 
 pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     init_tracing(&args.log_format);
@@ -107,7 +111,17 @@ async fn serve(args: ServeArgs, config: RoutingConfig) -> anyhow::Result<()> {
         .default_country
         .map(|c| c.to_uppercase())
         .or_else(|| config.intake.default_country.clone());
-    let engine = Arc::new(Engine::new(Arc::new(store), config, Arc::new(SystemClock)));
+    // Every lead write sends an event here; the notifier below delivers the pools' webhooks.
+    let events: Arc<dyn Queue> = Arc::new(store.queue(
+        "events",
+        QueueConfig {
+            visibility_timeout: Duration::from_secs(60),
+            max_receives: NOTIFY_MAX_RECEIVES,
+        },
+    ));
+    let engine = Arc::new(
+        Engine::new(Arc::new(store), config, Arc::new(SystemClock)).with_events(events.clone()),
+    );
     let (stop_tx, stop_rx) = watch::channel(false);
 
     let mut tasks = Vec::new();
@@ -122,6 +136,16 @@ async fn serve(args: ServeArgs, config: RoutingConfig) -> anyhow::Result<()> {
     tasks.push(tokio::spawn(sweeper(
         engine.clone(),
         Duration::from_secs(args.sweep_seconds.max(1)),
+        stop_rx.clone(),
+    )));
+    let secrets: Arc<Secrets> =
+        Arc::new(|reference: &str| std::env::var(reference.strip_prefix("env:")?).ok());
+    tasks.push(tokio::spawn(leadrouter_notify::run(
+        Notifier::new(Duration::from_secs(10)).map_err(|e| anyhow::anyhow!("{e}"))?,
+        engine.clone(),
+        events,
+        secrets,
+        Backoff::default(),
         stop_rx.clone(),
     )));
 
@@ -149,7 +173,8 @@ async fn serve(args: ServeArgs, config: RoutingConfig) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Hands out waiting leads periodically (someone's shift started, a cap reset at midnight).
+/// The local sweeper: SLA deadlines, leads of absent reps, waiting leads (the same
+/// [`Engine::sweep`] the scheduled Lambda runs).
 async fn sweeper(engine: Arc<Engine>, every: Duration, mut stop: watch::Receiver<bool>) {
     let mut tick = tokio::time::interval(every);
     loop {
@@ -157,10 +182,8 @@ async fn sweeper(engine: Arc<Engine>, every: Duration, mut stop: watch::Receiver
             _ = tick.tick() => {}
             _ = stop.changed() => break,
         }
-        match engine.retry_waiting().await {
-            Ok(0) => {}
-            Ok(n) => info!(assigned = n, "sweep handed out waiting leads"),
-            Err(e) => warn!(error = %e, "sweep failed"),
+        if let Err(e) = engine.sweep().await {
+            warn!(error = %e, "sweep failed");
         }
     }
 }

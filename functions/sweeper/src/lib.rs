@@ -1,17 +1,22 @@
-//! The sweeper function: run by an EventBridge schedule (every minute), it hands out leads that
-//! wait `unassigned` to reps who became eligible (a shift started, a daily cap reset). It finds
-//! them through the store's waiting-leads index, never a scan. The SLA pass (reassigning leads
-//! nobody acted on) joins it with the SLA work.
+//! The sweeper function: run by an EventBridge schedule (every minute), it runs
+//! [`Engine::sweep`]: leads whose SLA deadline passed are reassigned or escalated by their
+//! pool's procedure, leads of reps who went away move on, and leads waiting `unassigned` go to
+//! reps who became eligible. Overdue leads are found through the store's `due` index, waiting
+//! leads through the waiting index; never a scan.
 //!
-//! Safe to run twice at once: every reassignment is a conditional write, so overlapping sweeps
-//! cannot give a lead two owners.
+//! Safe to run twice at once: every move is a conditional write, so overlapping sweeps cannot
+//! give a lead two owners or move it twice.
+//!
+//! Each sweep logs its counts as a CloudWatch Embedded Metric Format record (namespace
+//! `leadrouter`: `SlaBreaches`, `Reassigned`, `Escalated`, `Released`, `Assigned`), which the
+//! template's SLA-breach alarm watches; no metrics API call is made.
 
 use std::sync::Arc;
 
 use aws_lambda_events::event::eventbridge::EventBridgeEvent;
-use leadrouter_domain::engine::{Engine, EngineError};
-use serde::Serialize;
-use tracing::{info, instrument};
+use leadrouter_domain::engine::{Engine, EngineError, SweepReport};
+use serde_json::json;
+use tracing::instrument;
 
 /// What every invocation needs, built once per cold start.
 pub struct Deps {
@@ -19,17 +24,36 @@ pub struct Deps {
     pub engine: Arc<Engine>,
 }
 
-/// What a sweep did (the function's result, visible in its logs and invocation output).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct SweepReport {
-    /// Waiting leads that got an owner.
-    pub assigned: usize,
-}
-
 /// One sweep. A store error fails the invocation; the next scheduled run retries.
 #[instrument(skip_all, fields(event = event.id.as_deref().unwrap_or_default()))]
 pub async fn handle(deps: &Deps, event: EventBridgeEvent) -> Result<SweepReport, EngineError> {
-    let assigned = deps.engine.retry_waiting().await?;
-    info!(assigned, scheduled_for = ?event.time, "sweep done");
-    Ok(SweepReport { assigned })
+    let report = deps.engine.sweep().await?;
+    // EMF goes to stdout as its own line (not through `tracing`, which would wrap it).
+    println!("{}", emf(&report, deps.engine.now().timestamp_millis()));
+    Ok(report)
+}
+
+/// The sweep's counts as a CloudWatch Embedded Metric Format record.
+pub fn emf(report: &SweepReport, now_millis: i64) -> serde_json::Value {
+    json!({
+        "_aws": {
+            "Timestamp": now_millis,
+            "CloudWatchMetrics": [{
+                "Namespace": "leadrouter",
+                "Dimensions": [[]],
+                "Metrics": [
+                    {"Name": "SlaBreaches", "Unit": "Count"},
+                    {"Name": "Reassigned", "Unit": "Count"},
+                    {"Name": "Escalated", "Unit": "Count"},
+                    {"Name": "Released", "Unit": "Count"},
+                    {"Name": "Assigned", "Unit": "Count"}
+                ]
+            }]
+        },
+        "SlaBreaches": report.breaches,
+        "Reassigned": report.reassigned,
+        "Escalated": report.escalated,
+        "Released": report.released,
+        "Assigned": report.assigned,
+    })
 }

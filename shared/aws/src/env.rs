@@ -5,6 +5,7 @@
 //! |---|---|
 //! | `LEADROUTER_TABLE` | the DynamoDB table |
 //! | `LEADROUTER_QUEUE_URL` | the intake queue's URL (ingest sends to it) |
+//! | `LEADROUTER_EVENTS_QUEUE_URL` | the outbound events queue's URL (every lead write sends an event; the notifier consumes it) |
 //! | `LEADROUTER_CONFIG` | path of the routing config file packaged with the function |
 //! | `AWS_ENDPOINT_URL` | read by the SDK itself (moto in tests); no code branches on it |
 
@@ -13,7 +14,7 @@ use std::sync::Arc;
 
 use leadrouter_domain::config::RoutingConfig;
 use leadrouter_domain::engine::Engine;
-use leadrouter_domain::ports::SystemClock;
+use leadrouter_domain::ports::{Queue, SystemClock};
 
 use crate::{DynamoStore, SqsQueue};
 
@@ -39,6 +40,9 @@ pub struct AwsDeps {
     pub engine: Arc<Engine>,
     /// The intake queue.
     pub queue: Arc<SqsQueue>,
+    /// The outbound events queue (`LEADROUTER_EVENTS_QUEUE_URL`), if set; the engine sends an
+    /// event to it after every lead write.
+    pub events: Option<Arc<dyn Queue>>,
 }
 
 /// Builds the clients, store, queue and engine from the environment. Call once per cold start.
@@ -49,10 +53,20 @@ pub async fn from_env() -> Result<AwsDeps, StartError> {
     let config = RoutingConfig::load(&config_path).map_err(|e| StartError(e.to_string()))?;
     let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
     let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), table);
-    let queue = SqsQueue::new(aws_sdk_sqs::Client::new(&sdk), queue_url);
+    let sqs = aws_sdk_sqs::Client::new(&sdk);
+    let queue = SqsQueue::new(sqs.clone(), queue_url);
+    let events: Option<Arc<dyn Queue>> = std::env::var("LEADROUTER_EVENTS_QUEUE_URL")
+        .ok()
+        .filter(|u| !u.is_empty())
+        .map(|url| Arc::new(SqsQueue::new(sqs, url)) as Arc<dyn Queue>);
+    let mut engine = Engine::new(Arc::new(store), config, Arc::new(SystemClock));
+    if let Some(events) = &events {
+        engine = engine.with_events(events.clone());
+    }
     Ok(AwsDeps {
-        engine: Arc::new(Engine::new(Arc::new(store), config, Arc::new(SystemClock))),
+        engine: Arc::new(engine),
         queue: Arc::new(queue),
+        events,
     })
 }
 

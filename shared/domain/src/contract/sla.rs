@@ -157,7 +157,50 @@ pub async fn sla_contract(store: Arc<dyn Store>) {
     waiting_leads_retry_then_escalate(store.clone()).await;
     absent_owner_leads_move_on(store.clone()).await;
     claim_pool_takes_overdue_leads_back(store.clone()).await;
-    any_available_and_accepted_leads(store).await;
+    any_available_and_accepted_leads(store.clone()).await;
+    stranded_hand_back_is_finished_by_the_sweep(store).await;
+}
+
+/// A decline writes the hand-back, then routes; a crash in between leaves the lead `queued`
+/// with nobody to route it. The next sweep (a minute later) routes it.
+pub async fn stranded_hand_back_is_finished_by_the_sweep(store: Arc<dyn Store>) {
+    let s = Scene::new(store.clone(), SALES);
+    let t0 = monday_10();
+    let mut rec = LeadRecord::received(Lead {
+        id: Uuid::now_v7(),
+        received_at: t0,
+        source: "web".into(),
+        ..Lead::default()
+    });
+    rec.declined_by = vec![s.rep("a")];
+    rec.history.push(crate::record::HistoryEntry {
+        at: t0,
+        event: "declined".into(),
+        rep: Some(s.rep("a")),
+        pool: Some(s.rep("sales")),
+        reason: Some("crashed before re-routing".into()),
+    });
+    let id = rec.lead.id;
+    if let Err(e) = store.insert_lead(&rec).await {
+        panic!("contract: insert failed: {e}");
+    }
+    s.at(t0 + Duration::seconds(30));
+    s.sweep().await;
+    assert_eq!(
+        s.get(id).await.status,
+        LeadStatus::Queued,
+        "contract: too fresh to touch"
+    );
+    s.at(t0 + Duration::minutes(2));
+    assert_eq!(s.sweep().await.assigned, 1);
+    let rec = s.get(id).await;
+    assert_eq!(rec.status, LeadStatus::Assigned);
+    assert_ne!(
+        rec.owner,
+        Some(s.rep("a")),
+        "contract: not back to the decliner"
+    );
+    s.close(&[id]).await;
 }
 
 /// Not accepted in time: the next rep in rotation who has not had it, twice, then the manager;

@@ -101,11 +101,39 @@ impl Engine {
             }
         }
         report.released = self.release_absent(now).await?;
-        report.assigned = self.retry_waiting().await?;
+        report.assigned = self.route_stranded(now).await? + self.retry_waiting().await?;
         if report != SweepReport::default() {
             info!(?report, "sweep");
         }
         Ok(report)
+    }
+
+    /// Routes leads left `queued` by a crash between a decline or release (which hands the lead
+    /// back) and its re-routing: the next sweep finishes the job. Only leads idle for a minute,
+    /// so a hand-back in progress is left to its own caller.
+    async fn route_stranded(&self, now: DateTime<Utc>) -> Result<usize, EngineError> {
+        let page = self
+            .store
+            .list_leads(&LeadQuery {
+                status: Some(LeadStatus::Queued),
+                limit: DUE_PAGE,
+                ..LeadQuery::default()
+            })
+            .await?;
+        let mut assigned = 0;
+        for rec in page.leads {
+            let idle = rec
+                .history
+                .last()
+                .is_none_or(|h| now - h.at >= chrono::Duration::minutes(1));
+            if idle && rec.history.len() > 1 {
+                warn!(lead = %rec.lead.id, "routing a stranded queued lead");
+                if let super::Routed::Assigned { .. } = self.route(rec.lead.id).await? {
+                    assigned += 1;
+                }
+            }
+        }
+        Ok(assigned)
     }
 
     /// Moves on the assigned (not yet accepted) leads of every rep who is away or out of office.
