@@ -111,6 +111,46 @@ impl Queue for SqsQueue {
         Ok(out.message_id.unwrap_or_default())
     }
 
+    #[instrument(skip_all, fields(messages = bodies.len()), err)]
+    async fn send_batch(&self, bodies: &[String]) -> Result<(), StoreError> {
+        for chunk in bodies.chunks(SQS_MAX_BATCH) {
+            let entries = chunk
+                .iter()
+                .enumerate()
+                .map(|(i, body)| {
+                    aws_sdk_sqs::types::SendMessageBatchRequestEntry::builder()
+                        .id(i.to_string())
+                        .message_body(body)
+                        .build()
+                        .map_err(|e| StoreError::InvalidArgument {
+                            what: "message",
+                            reason: e.to_string(),
+                        })
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            let out = self
+                .client
+                .send_message_batch()
+                .queue_url(&self.url)
+                .set_entries(Some(entries))
+                .send()
+                .await
+                .map_err(|e| sqs_error("SendMessageBatch", e))?;
+            // A batch succeeds per entry: any failed entry fails the call (the caller's retry
+            // repeats the batch; events are de-duplicated by id).
+            if let Some(failed) = out.failed.first() {
+                return Err(StoreError::Unavailable(format!(
+                    "SendMessageBatch: {} of {} entries failed ({}: {})",
+                    out.failed.len(),
+                    chunk.len(),
+                    failed.code,
+                    failed.message.as_deref().unwrap_or_default()
+                )));
+            }
+        }
+        Ok(())
+    }
+
     #[instrument(skip(self), err)]
     async fn receive(&self, max: usize, wait: Duration) -> Result<Vec<Received>, StoreError> {
         let mut out = Vec::new();

@@ -211,6 +211,14 @@ pub struct Received {
 pub trait Queue: Send + Sync {
     /// Enqueues a message; once this returns `Ok` the message is durable.
     async fn send(&self, body: &str) -> Result<String, StoreError>;
+    /// Enqueues several messages (SQS: one `SendMessageBatch` per 10). All or error: on an error
+    /// some may have been sent, so callers send only messages that are safe to repeat.
+    async fn send_batch(&self, bodies: &[String]) -> Result<(), StoreError> {
+        for body in bodies {
+            self.send(body).await?;
+        }
+        Ok(())
+    }
     /// Takes up to `max` visible messages, waiting up to `wait` for the first one. Messages
     /// already received `max_receives` times are moved to the dead-letter queue instead.
     async fn receive(&self, max: usize, wait: Duration) -> Result<Vec<Received>, StoreError>;

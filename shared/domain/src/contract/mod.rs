@@ -1506,6 +1506,29 @@ pub async fn queue_contract<Q: Queue + ?Sized>(queue: &Q, visibility: Duration, 
     queue_release_delays_redelivery(queue).await;
     queue_dead_letters_after_max_receives(queue, max_receives).await;
     queue_concurrent_receivers_share_messages(queue).await;
+    queue_send_batch_delivers_every_message(queue).await;
+}
+
+/// `send_batch` of more messages than one SQS batch holds delivers each of them once.
+pub async fn queue_send_batch_delivers_every_message<Q: Queue + ?Sized>(queue: &Q) {
+    let bodies: Vec<String> = (0..23).map(|n| format!("batch-{n}")).collect();
+    queue.send_batch(&bodies).await.must("send_batch");
+    let mut seen: Vec<Received> = Vec::new();
+    let deadline = Instant::now() + ARRIVAL * 4;
+    while seen.len() < bodies.len() && Instant::now() < deadline {
+        seen.extend(queue.receive(10, ARRIVAL).await.must("receive"));
+    }
+    let mut got: Vec<String> = seen.iter().map(|m| m.body.clone()).collect();
+    got.sort();
+    let mut want = bodies.clone();
+    want.sort();
+    assert_eq!(
+        got, want,
+        "contract: send_batch must deliver every message once"
+    );
+    for m in &seen {
+        queue.ack(&m.receipt).await.must("ack");
+    }
 }
 
 /// The single message of a receive; panics unless there is exactly one.

@@ -208,6 +208,7 @@ impl Engine {
         let Some(queue) = &self.events else {
             return Ok(());
         };
+        let mut bodies = Vec::with_capacity(leads.len());
         for rec in leads {
             let moved = rec
                 .history
@@ -225,8 +226,11 @@ impl Engine {
                         reason: e.to_string(),
                     })
                 })?;
-                queue.send(&body).await?;
+                bodies.push(body);
             }
+        }
+        if !bodies.is_empty() {
+            queue.send_batch(&bodies).await?;
         }
         Ok(())
     }
