@@ -45,7 +45,7 @@ TEMPLATE = ROOT / "infra" / "template.yaml"
 
 # Lambda crates the template may declare before they exist (work landing in parallel). Only
 # these; the check says so each time it tolerates one.
-PENDING_CRATES = {"leadrouter-notifier": "the notifier (events queue -> Slack/webhooks) is being written"}
+PENDING_CRATES: dict[str, str] = {}
 # Variables the code reads that the template deliberately does not set, and variables the
 # template sets before the code reads them, with the reason. Each is reported as a warning, and
 # a PENDING_UNREAD entry only while no code of the workspace reads the variable at all.
@@ -53,15 +53,12 @@ PENDING_UNSET = {
     "LEADROUTER_CONFIG": "on AWS the routing config lives in the DynamoDB table (`leadrouter config push`); "
     "shared/aws/src/env.rs still reads a config file until that work lands",
 }
-PENDING_UNREAD = {
-    "LEADROUTER_EVENTS_QUEUE_URL": "the outbound events queue (ingest, router and sweeper send lead events to it); "
-    "the code reading it is landing with the notifier",
-}
+PENDING_UNREAD: dict[str, str] = {}
 
 # Which adapters each function's code uses (by binary name).
 #   store: "all"   -> it holds the routing engine / API over DynamoStore: every store method
 #          a list  -> only these DynamoDB operations (snake_case)
-#   sends: queues (template logical ids) it sends messages to through SqsQueue::send
+#   sends: queues (template logical ids) it sends messages to through SqsQueue::send/send_batch
 #   releases: queues it gives messages back to with a delay (SqsQueue::release); these must be
 #          its SQS event source, whose SAM poller policy grants ChangeMessageVisibility
 #   secrets: fetched from SSM at cold start (derived from the code: `secrets::` in its crate)
@@ -184,6 +181,10 @@ def sdk_ops(code: str) -> set[str]:
 
 
 def iam_action(service: str, op: str) -> str:
+    """The IAM action of an SDK operation. SQS's batch operations are authorized by the single
+    operation's action (SendMessageBatch needs sqs:SendMessage); DynamoDB's have their own."""
+    if service == "sqs" and op.endswith("_batch"):
+        op = op[: -len("_batch")]
     return f"{service}:" + "".join(part.capitalize() for part in op.split("_"))
 
 
@@ -317,7 +318,7 @@ def check(template: dict, ws: Workspace) -> tuple[list[str], list[str]]:
         if path.name == "dynamo.rs":
             store_ops = ops
         elif path.name == "sqs.rs":
-            queue_method_ops = {m: sdk_ops(fns.get(m, "")) for m in ("send", "receive", "ack", "release")}
+            queue_method_ops = {m: sdk_ops(body) for m, body in fns.items() if m not in SETUP_FNS}
         elif path.name == "secrets.rs":
             secrets_ops = ops
         elif ops:
@@ -445,8 +446,9 @@ def check(template: dict, ws: Workspace) -> tuple[list[str], list[str]]:
                 need.add((action, "Table/index" if on_index else "Table"))
                 if name == "transact_write_items":
                     need |= {(a, "Table") for a in transact_needs}
+        send_ops = set().union(*(ops for m, ops in queue_method_ops.items() if m.startswith("send")))
         for queue in uses["sends"]:
-            for op in queue_method_ops.get("send", set()):
+            for op in send_ops:
                 need.add((iam_action("sqs", op), queue))
         if "secrets::" in own_src:
             for op in secrets_ops:
