@@ -5,6 +5,7 @@
 
 mod explain;
 mod serve;
+mod simulate;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -32,6 +33,8 @@ enum Command {
     Serve(serve::ServeArgs),
     /// Print the decision a config would take for one lead (JSON), with every candidate and reason.
     Explain(explain::ExplainArgs),
+    /// Replay historical leads (CSV or JSON lines) through a config with a simulated clock.
+    Simulate(simulate::SimulateArgs),
     /// Validate a routing config; prints every problem with file, line and hint.
     Check {
         /// The config file (.toml or .json).
@@ -43,6 +46,13 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Serve(args) => match serve::run(args) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("leadrouter: {e:#}");
+                ExitCode::FAILURE
+            }
+        },
+        Command::Simulate(args) => match simulate::run(args) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("leadrouter: {e:#}");

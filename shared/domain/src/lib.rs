@@ -10,6 +10,7 @@ pub mod ports;
 pub mod record;
 pub mod routing;
 pub mod rules;
+pub mod simulate;
 pub mod sla;
 pub mod state;
 pub mod worker;
