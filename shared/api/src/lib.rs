@@ -10,6 +10,7 @@
 //! - [`error`]: the one JSON error shape.
 
 pub mod error;
+pub mod experiments;
 pub mod hooks;
 pub mod intake;
 pub mod leads;
@@ -61,6 +62,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/sources", get(hooks::list))
         .route("/v1/reps", get(reps::list))
         .route("/v1/reps/{id}", get(reps::get).patch(reps::patch))
+        .route("/v1/experiments/{id}", get(experiments::get))
         .fallback(|| async { ApiError::not_found("no such route") })
         .method_not_allowed_fallback(|| async {
             ApiError::new(

@@ -186,4 +186,16 @@ pub struct Decision {
     pub steps: Vec<Step>,
     /// The result.
     pub outcome: Outcome,
+    /// The A/B experiment arm the lead was routed by, if its rule splits leads.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub experiment: Option<ExperimentArm>,
+}
+
+/// Which arm of which experiment a lead went through.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExperimentArm {
+    /// The experiment's id.
+    pub id: String,
+    /// The arm's name.
+    pub arm: String,
 }

@@ -4,6 +4,7 @@ pub mod config;
 pub mod contract;
 pub mod decision;
 pub mod engine;
+pub mod experiment;
 pub mod events;
 pub mod intake;
 pub mod ports;

@@ -14,7 +14,7 @@ use crate::state::{Availability, RepState};
 /// to under the current config.
 pub fn sla_pool<'a>(cfg: &'a RoutingConfig, rec: &LeadRecord) -> Option<&'a Pool> {
     rec.pool.as_deref().and_then(|p| cfg.pool(p)).or_else(|| {
-        match &cfg.match_rule(&rec.lead)?.1.route {
+        match cfg.match_rule(&rec.lead)?.1.route_for(&rec.lead) {
             Route::Pool(p) => cfg.pool(p),
             _ => None,
         }
@@ -26,7 +26,7 @@ pub fn home<'a>(cfg: &'a RoutingConfig, rec: &LeadRecord) -> Option<Reroute<'a>>
     if let Some(pool) = sla_pool(cfg, rec) {
         return Some(Reroute::Pool(&pool.id));
     }
-    match &cfg.match_rule(&rec.lead)?.1.route {
+    match cfg.match_rule(&rec.lead)?.1.route_for(&rec.lead) {
         Route::Rep(r) => Some(Reroute::Rep(r)),
         _ => None,
     }

@@ -116,8 +116,10 @@ proptest! {
         }
     }
 
-    /// Weighted: with a fixed set of eligible reps, every rep is within one lead of its weight's
-    /// share after every single assignment.
+    /// Weighted: with a fixed set of eligible reps, every rep stays within two leads of its
+    /// weight's share after every single assignment (smooth weighted round robin keeps it within
+    /// about one: weights 3, 3, 1, 9, 9, 9 put the last rep 1.03 leads behind after 19
+    /// assignments, the case proptest found and `props.proptest-regressions` keeps).
     #[test]
     fn weighted_tracks_weight_shares_within_one(weights in prop::collection::vec(1u32..=9, 1..7), n in 1usize..400) {
         let reps: Vec<(String, u32, Option<u32>, Option<u32>)> =
@@ -134,7 +136,7 @@ proptest! {
             counts[idx] += 1.0;
             for (i, w) in weights.iter().enumerate() {
                 let share = k as f64 * f64::from(*w) / f64::from(total);
-                prop_assert!((counts[i] - share).abs() <= 1.0, "after {k}: r{i} has {} for share {share}", counts[i]);
+                prop_assert!((counts[i] - share).abs() < 2.0, "after {k}: r{i} has {} for share {share}", counts[i]);
             }
         }
     }

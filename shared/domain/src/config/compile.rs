@@ -828,7 +828,16 @@ fn compile_rule(
     pools: &HashMap<PoolId, usize>,
     p: &mut Problems,
 ) -> Option<Rule> {
+    let experiment = rr
+        .split
+        .as_ref()
+        .map(|arms| compile_split(&rr, arms, path, reps, pools, p));
     let route = match (&rr.pool, &rr.rep, &rr.outcome) {
+        // A split rule routes by its arms; `route` holds the first (control) arm's.
+        (None, None, None) if experiment.is_some() => match &experiment {
+            Some(Some(e)) => e.arms.first().map(|a| a.route.clone())?,
+            _ => return None,
+        },
         (Some(pool), None, None) => {
             if !pools.contains_key(pool) {
                 p.push(
@@ -865,7 +874,7 @@ fn compile_rule(
             p.push(
                 path,
                 format!(
-                    "rule `{}` needs exactly one of `pool`, `rep` or `outcome`",
+                    "rule `{}` needs exactly one of `pool`, `rep`, `outcome` or `split`",
                     rr.name
                 ),
                 None,
@@ -882,6 +891,7 @@ fn compile_rule(
             .collect::<Vec<_>>()
     };
     Some(Rule {
+        experiment: experiment.flatten(),
         name: rr.name,
         when,
         route,
@@ -889,6 +899,87 @@ fn compile_rule(
         require_languages: lower(rr.require_languages),
         match_language: rr.match_language,
         match_territory: rr.match_territory,
+    })
+}
+
+/// A rule's `split`: named arms, each a pool or a rep, with percentages adding up to 100.
+fn compile_split(
+    rr: &RawRule,
+    arms: &[RawArm],
+    path: &Path,
+    reps: &HashMap<RepId, usize>,
+    pools: &HashMap<PoolId, usize>,
+    p: &mut Problems,
+) -> Option<Experiment> {
+    let before = p.list.len();
+    let spath = path.key("split");
+    if arms.len() < 2 {
+        p.push(&spath, "a split needs at least two arms", None);
+    }
+    let mut out = Vec::new();
+    let mut names = HashSet::new();
+    for (i, arm) in arms.iter().enumerate() {
+        let apath = spath.index(i);
+        if !names.insert(arm.name.as_str()) {
+            p.push(
+                &apath.key("name"),
+                format!("arm `{}` is named twice", arm.name),
+                None,
+            );
+        }
+        if arm.percent == 0 || arm.percent > 100 {
+            p.push(&apath.key("percent"), "a percentage from 1 to 100", None);
+        }
+        let route = match (&arm.pool, &arm.rep) {
+            (Some(pool), None) => {
+                if !pools.contains_key(pool) {
+                    p.push(
+                        &apath.key("pool"),
+                        format!("pool `{pool}` does not exist"),
+                        None,
+                    );
+                }
+                Route::Pool(pool.clone())
+            }
+            (None, Some(rep)) => {
+                if !reps.contains_key(rep) {
+                    p.push(
+                        &apath.key("rep"),
+                        format!("rep `{rep}` does not exist"),
+                        None,
+                    );
+                }
+                Route::Rep(rep.clone())
+            }
+            _ => {
+                p.push(&apath, "give exactly one of `pool` or `rep`", None);
+                continue;
+            }
+        };
+        out.push(Arm {
+            name: arm.name.clone(),
+            route,
+            percent: arm.percent,
+        });
+    }
+    let total: u32 = arms.iter().map(|a| a.percent).sum();
+    if total != 100 {
+        p.push(
+            &spath,
+            format!("the arms' percentages add up to {total}, not 100"),
+            None,
+        );
+    }
+    if rr.pool.is_some() || rr.rep.is_some() || rr.outcome.is_some() {
+        p.push(
+            path,
+            "a split rule routes by its arms: remove `pool`, `rep` and `outcome`",
+            None,
+        );
+    }
+    (p.list.len() == before).then(|| Experiment {
+        id: rr.experiment.clone().unwrap_or_else(|| rr.name.clone()),
+        arms: out,
     })
 }
 

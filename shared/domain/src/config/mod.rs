@@ -404,6 +404,66 @@ impl Accounts {
     }
 }
 
+impl Rule {
+    /// Where this rule sends `lead`: its route, or the route of the experiment arm the lead
+    /// falls in.
+    pub fn route_for(&self, lead: &leadrouter_lead::Lead) -> &Route {
+        match &self.experiment {
+            Some(e) => &e.arm_for(lead.id).route,
+            None => &self.route,
+        }
+    }
+}
+
+/// An A/B routing experiment: a rule's leads split between arms by a deterministic hash of the
+/// lead id, so a lead always lands in the same arm (redeliveries, simulations, explain).
+#[derive(Debug, Clone)]
+pub struct Experiment {
+    /// The experiment's id (`experiment = ".."`, default the rule's name).
+    pub id: String,
+    /// The arms, in file order; the first is the control. Percentages add up to 100.
+    pub arms: Vec<Arm>,
+}
+
+/// One arm of an [`Experiment`].
+#[derive(Debug, Clone)]
+pub struct Arm {
+    /// The arm's name.
+    pub name: String,
+    /// Where its leads go.
+    pub route: Route,
+    /// Share of the rule's leads, in percent.
+    pub percent: u32,
+}
+
+impl Experiment {
+    /// The arm `lead_id` falls in: FNV-1a of the experiment id and the lead id, mod 100,
+    /// against the arms' cumulative percentages.
+    pub fn arm_for(&self, lead_id: uuid::Uuid) -> &Arm {
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        for b in self
+            .id
+            .as_bytes()
+            .iter()
+            .chain(b":")
+            .chain(lead_id.as_bytes())
+        {
+            h ^= u64::from(*b);
+            h = h.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+        let bucket = (h % 100) as u32;
+        let mut upto = 0;
+        for arm in &self.arms {
+            upto += arm.percent;
+            if bucket < upto {
+                return arm;
+            }
+        }
+        // Percentages add up to 100 (checked at load); the last arm takes any rounding.
+        &self.arms[self.arms.len() - 1]
+    }
+}
+
 /// A "no rep" outcome a rule can choose.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum NoRep {
@@ -437,6 +497,8 @@ pub enum Route {
 /// A routing rule.
 #[derive(Debug, Clone)]
 pub struct Rule {
+    /// An A/B split of the rule's leads between arms, if any (then `route` is the first arm's).
+    pub experiment: Option<Experiment>,
     /// Unique name (shown in decisions).
     pub name: String,
     /// The condition; `None` only for the default (last) rule.

@@ -155,6 +155,17 @@ pub(crate) struct RawRule {
     pub match_language: bool,
     #[serde(default)]
     pub match_territory: bool,
+    pub split: Option<Vec<RawArm>>,
+    pub experiment: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawArm {
+    pub name: String,
+    pub pool: Option<String>,
+    pub rep: Option<String>,
+    pub percent: u32,
 }
 
 /// One condition node. Exactly one operator (or one combinator) per node; checked when compiled.

@@ -210,6 +210,10 @@ fn full_record(outcome: Outcome) -> LeadRecord {
             },
         ],
         outcome,
+        experiment: Some(crate::decision::ExperimentArm {
+            id: "exp".into(),
+            arm: "b".into(),
+        }),
     };
     // Again field by field, starting from the constructor, so new fields don't break builds.
     let mut rec = LeadRecord::received(lead);

@@ -900,7 +900,14 @@ fn record_plan(
     if next.owner.is_some() {
         next.assigned_at = Some(now);
     }
-    next.decision = Some(plan.decision);
+    // A lead stays in its experiment arm when it is reassigned or escalated (the reroute's
+    // decision names no arm): the arm is where it entered.
+    let arm = next.decision.take().and_then(|d| d.experiment);
+    let mut decision = plan.decision;
+    if decision.experiment.is_none() {
+        decision.experiment = arm;
+    }
+    next.decision = Some(decision);
     next
 }
 

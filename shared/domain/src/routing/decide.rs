@@ -108,7 +108,8 @@ pub fn needs(
     let Some((_, rule)) = cfg.match_rule(lead) else {
         return (reps, pools);
     };
-    if matches!(rule.route, Route::Outcome(_)) {
+    let route = rule.route_for(lead);
+    if matches!(route, Route::Outcome(_)) {
         return (reps, pools);
     }
     if let Some((_, owner)) = account_owner(cfg, lead) {
@@ -117,7 +118,7 @@ pub fn needs(
     if let Some(o) = email_owner {
         add_rep(&mut reps, &o.rep);
     }
-    match &rule.route {
+    match route {
         Route::Rep(r) => add_rep(&mut reps, r),
         Route::Pool(p) => {
             let mut next = Some(p.clone());
@@ -205,6 +206,7 @@ impl Ctx<'_> {
                 required_languages: self.req.languages,
                 steps: self.steps,
                 outcome,
+                experiment: None,
             },
             status,
             owner,
@@ -232,6 +234,30 @@ impl Ctx<'_> {
 
 /// Decides where `lead` goes. Pure: the same inputs give the same plan.
 pub fn decide(cfg: &RoutingConfig, lead: &Lead, snap: &Snapshot, now: DateTime<Utc>) -> Plan {
+    let mut plan = decide_by_rules(cfg, lead, snap, now);
+    // A lead in a split rule is in the experiment unless an existing relationship (account or
+    // sticky owner) decided before the rule's route did.
+    let by_relationship = plan.decision.steps.first().is_some_and(|s| {
+        matches!(
+            s.kind,
+            StepKind::AccountOwner { .. } | StepKind::Sticky { .. }
+        ) && s.picked.is_some()
+    });
+    if !by_relationship
+        && let Some(e) = cfg
+            .rules
+            .get(plan.decision.rule.index)
+            .and_then(|r| r.experiment.as_ref())
+    {
+        plan.decision.experiment = Some(crate::decision::ExperimentArm {
+            id: e.id.clone(),
+            arm: e.arm_for(lead.id).name.clone(),
+        });
+    }
+    plan
+}
+
+fn decide_by_rules(cfg: &RoutingConfig, lead: &Lead, snap: &Snapshot, now: DateTime<Utc>) -> Plan {
     // Intake checks come before any rule: a test or spam lead never reaches a rep, whatever
     // the rules say. Their decisions name the pseudo-rule `intake`.
     let intake_rule = || RuleRef {
@@ -256,7 +282,7 @@ pub fn decide(cfg: &RoutingConfig, lead: &Lead, snap: &Snapshot, now: DateTime<U
         index,
         name: rule.name.clone(),
     };
-    if let Route::Outcome(o) = rule.route {
+    if let Route::Outcome(o) = *rule.route_for(lead) {
         return no_rep_plan(cfg, Some((rule_ref, Some(rule))), o.as_str(), now);
     }
     let mut ctx = Ctx {
@@ -307,7 +333,7 @@ pub fn decide(cfg: &RoutingConfig, lead: &Lead, snap: &Snapshot, now: DateTime<U
         );
     }
 
-    match &rule.route {
+    match rule.route_for(lead) {
         Route::Rep(r) => match ctx.single(StepKind::NamedRep, r) {
             Some(rep) => ctx.finish(
                 &rule_ref,
@@ -659,6 +685,7 @@ fn no_rep_plan(
             outcome: Outcome::NoRep {
                 outcome: outcome.to_owned(),
             },
+            experiment: None,
         },
         status,
         owner: None,
