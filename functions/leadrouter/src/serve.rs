@@ -42,6 +42,10 @@ pub struct ServeArgs {
     /// Public base URL the webhook tools call (for signature schemes that sign the URL).
     #[arg(long, env = "LEADROUTER_PUBLIC_URL")]
     public_url: Option<String>,
+    /// A candidate config to run in shadow mode beside the live one: every lead also records
+    /// what it would have decided; `GET /v1/shadow` reports the differences.
+    #[arg(long, env = "LEADROUTER_SHADOW_CONFIG")]
+    shadow_config: Option<PathBuf>,
     /// Log format: `text` or `json`.
     #[arg(long, env = "LEADROUTER_LOG_FORMAT", default_value = "text")]
     log_format: String,
@@ -122,6 +126,12 @@ async fn serve(args: ServeArgs, config: RoutingConfig) -> anyhow::Result<()> {
     let engine = Arc::new(
         Engine::new(Arc::new(store), config, Arc::new(SystemClock)).with_events(events.clone()),
     );
+    if let Some(path) = &args.shadow_config {
+        let shadow =
+            RoutingConfig::load(path).map_err(|e| anyhow::anyhow!("shadow config: {e}"))?;
+        info!(shadow = %shadow.version, "shadow mode: a candidate config decides beside the live one");
+        engine.set_shadow(Some(shadow));
+    }
     let (stop_tx, stop_rx) = watch::channel(false);
 
     let mut tasks = Vec::new();

@@ -15,6 +15,7 @@ pub mod hooks;
 pub mod intake;
 pub mod leads;
 pub mod reps;
+pub mod shadow;
 
 use std::sync::Arc;
 
@@ -63,6 +64,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/reps", get(reps::list))
         .route("/v1/reps/{id}", get(reps::get).patch(reps::patch))
         .route("/v1/experiments/{id}", get(experiments::get))
+        .route("/v1/shadow", get(shadow::report))
         .fallback(|| async { ApiError::not_found("no such route") })
         .method_not_allowed_fallback(|| async {
             ApiError::new(

@@ -155,3 +155,67 @@ fn split_mistakes_are_located_config_errors() {
     assert!(text.contains("pool `nope` does not exist"), "{text}");
     assert!(text.contains("rules[0].split"), "{text}");
 }
+
+/// Shadow mode: a candidate config decides beside the live one; only the live decision takes
+/// effect, and `GET /v1/shadow` counts how the two differ.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shadow_config_records_and_reports_differences() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Arc::new(EmbeddedStore::open(&dir.path().join("db.sqlite")).expect("store"));
+    let queue: Arc<dyn Queue> = Arc::new(store.queue("intake", QueueConfig::default()));
+    let live = RoutingConfig::parse(CONFIG, Format::Toml, "live.toml").expect("config");
+    // The candidate sends everything to the sdr pool.
+    let candidate_src = CONFIG.replace(
+        "split = [{ name = \"control\", pool = \"inbound\", percent = 70 }, { name = \"sdr\", pool = \"sdr\", percent = 30 }]",
+        "pool = \"sdr\"",
+    ).replace("experiment = \"sdr-first\"\n", "");
+    let candidate =
+        RoutingConfig::parse(&candidate_src, Format::Toml, "candidate.toml").expect("config");
+    let engine = Arc::new(Engine::new(store, live, Arc::new(SystemClock)));
+    engine.set_shadow(Some(candidate));
+    let mut live_sdr = 0;
+    for i in 0..40u32 {
+        let lead = Lead {
+            id: uuid::Uuid::now_v7(),
+            received_at: chrono::Utc::now(),
+            source: "api".into(),
+            email: Some(format!("s{i}@acme-corp.io")),
+            ..Lead::default()
+        };
+        let id = lead.id;
+        engine.ingest(lead).await.expect("routed");
+        let rec = engine
+            .store()
+            .get_lead(id)
+            .await
+            .expect("read")
+            .expect("lead");
+        let shadow = rec.shadow.expect("shadow decision recorded");
+        assert_eq!(shadow.pool.as_deref(), Some("sdr"));
+        assert_eq!(shadow.owner.as_deref(), Some("b1"));
+        live_sdr += usize::from(rec.pool.as_deref() == Some("sdr"));
+    }
+    let app = router(AppState {
+        engine,
+        queue,
+        default_country: None,
+        sources: Arc::default(),
+        metrics: Arc::default(),
+        public_url: None,
+    });
+    let resp = app
+        .oneshot(
+            Request::get("/v1/shadow?limit=100")
+                .body(Body::empty())
+                .expect("request"),
+        )
+        .await
+        .expect("response");
+    assert_eq!(resp.status(), StatusCode::OK);
+    let body = resp.into_body().collect().await.expect("body").to_bytes();
+    let v: Value = serde_json::from_slice(&body).expect("json");
+    let changes = &v["changes"];
+    assert_eq!(changes["leads"], 40);
+    assert_eq!(changes["pool_changed"], 40 - live_sdr as u64, "{v}");
+    assert_eq!(changes["pool_moves"][0][0], "inbound → sdr");
+}

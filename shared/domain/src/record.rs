@@ -157,6 +157,10 @@ pub struct LeadRecord {
     /// Escalated to a rep: the last step of the SLA procedure, no further deadlines.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub escalated: bool,
+    /// What a shadow config would have decided for this lead (shadow mode: recorded with the
+    /// live decision's write, nothing else is written).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shadow: Option<ShadowDecision>,
     /// Everyone who owned the lead before the current owner, oldest first: reassignment never
     /// hands it back to them.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -165,6 +169,23 @@ pub struct LeadRecord {
 
 fn is_zero(n: &u32) -> bool {
     *n == 0
+}
+
+/// The decision a shadow (candidate) config would have taken, beside the live one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShadowDecision {
+    /// The shadow config's version.
+    pub config_version: String,
+    /// The rule that matched under it.
+    pub rule: String,
+    /// The status it would have given.
+    pub status: LeadStatus,
+    /// The owner it would have picked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<RepId>,
+    /// The pool it would have used.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pool: Option<PoolId>,
 }
 
 /// An SLA deadline on a lead.
@@ -226,6 +247,7 @@ impl LeadRecord {
             due: None,
             reassignments: 0,
             escalated: false,
+            shadow: None,
             previous_owners: Vec::new(),
         }
     }

@@ -182,6 +182,8 @@ pub struct Engine {
     clock: Arc<dyn Clock>,
     /// Where every lead write's event goes (the outbound events queue), if anywhere.
     events: Option<Arc<dyn Queue>>,
+    /// A candidate config run beside the live one (shadow mode), if any.
+    shadow: RwLock<Option<Arc<RoutingConfig>>>,
 }
 
 impl Engine {
@@ -192,7 +194,24 @@ impl Engine {
             config: RwLock::new(Arc::new(config)),
             clock,
             events: None,
+            shadow: RwLock::new(None),
         }
+    }
+
+    /// Runs `config` in shadow mode beside the live config (or stops, with `None`): every lead
+    /// routed from now on also records what the shadow config would have decided, against the
+    /// same live state, in the same write; nothing else changes. `GET /v1/shadow` reports how
+    /// often and how the two differ.
+    pub fn set_shadow(&self, config: Option<RoutingConfig>) {
+        *self.shadow.write().unwrap_or_else(|e| e.into_inner()) = config.map(Arc::new);
+    }
+
+    /// The shadow config, if one runs.
+    pub fn shadow(&self) -> Option<Arc<RoutingConfig>> {
+        self.shadow
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// Sends an event to `queue` after every write of a lead (see [`crate::events`]).
@@ -318,7 +337,16 @@ impl Engine {
                 let mut snap = self.snapshot(&rep_ids, &pool_ids, None).await?;
                 let (base_reps, base_pools) = (snap.reps.clone(), snap.pools.clone());
                 let now = self.now();
-                let plan = plan_chunk(&cfg, leads, stored, previous, &mut snap, now);
+                let shadow = self.shadow();
+                let plan = plan_chunk(
+                    &cfg,
+                    shadow.as_deref(),
+                    leads,
+                    stored,
+                    previous,
+                    &mut snap,
+                    now,
+                );
                 if plan.commit.is_empty() {
                     return Ok(Attempt::Done((plan.results, plan.already)));
                 }
@@ -774,6 +802,7 @@ fn merge(into: &mut Vec<String>, from: Vec<String>) {
 /// same person in one batch go to the same owner).
 fn plan_chunk(
     cfg: &RoutingConfig,
+    shadow: Option<&RoutingConfig>,
     leads: &[Lead],
     stored: Vec<Option<LeadRecord>>,
     previous: Vec<Option<EmailOwner>>,
@@ -825,6 +854,18 @@ fn plan_chunk(
             .find_map(|k| batch_owners.get(k).cloned())
             .or(prev);
         let plan = routing::decide(cfg, &rec.lead, snap, now);
+        // Shadow mode: the candidate config decides against the same state, before the live
+        // plan is applied; only its answer is kept.
+        let shadow = shadow.map(|sc| {
+            let sp = routing::decide(sc, &rec.lead, snap, now);
+            crate::record::ShadowDecision {
+                config_version: sc.version.clone(),
+                rule: sp.decision.rule.name,
+                status: sp.status,
+                owner: sp.owner,
+                pool: sp.pool,
+            }
+        });
         if expected > 0
             && rec.status == LeadStatus::Unassigned
             && plan.status == LeadStatus::Unassigned
@@ -843,6 +884,7 @@ fn plan_chunk(
         snap.apply(&plan);
         let mut next = record_plan(rec, plan, now, repeat_of);
         next.due = sla::next_due(cfg, &next, now);
+        next.shadow = shadow.or(next.shadow);
         if let Some(owner) = &next.owner {
             for key in contact_keys(&next.lead) {
                 let entry = EmailOwner {
