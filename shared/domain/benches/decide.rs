@@ -67,7 +67,13 @@ fn bench(c: &mut Criterion) {
     for rules in [10, 100, 1000] {
         for reps in [10, 200, 2000] {
             let cfg = config(rules, reps);
+            // A pool in service: every member has taken turns, so the rotation and every rep's
+            // counters exist (an empty snapshot would flatter the decision).
             let mut snap = Snapshot::default();
+            for _ in 0..2 * reps {
+                let plan = decide(&cfg, &lead, &snap, now);
+                snap.apply(&plan);
+            }
             group.bench_with_input(
                 BenchmarkId::new(format!("{rules}_rules"), format!("{reps}_reps")),
                 &cfg,

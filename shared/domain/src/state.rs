@@ -120,7 +120,31 @@ pub struct PoolState {
     pub members: BTreeMap<RepId, MemberTurn>,
 }
 
+/// What one pick changes in a pool's rotation: the turn counter advances by one and the members
+/// it touched get new values. A pick over a pool of thousands touches one member (round robin)
+/// or the eligible ones (weighted), so the rotation is never copied whole per lead.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RotationUpdate {
+    /// The pool.
+    pub pool: PoolId,
+    /// New values of the members the pick changed.
+    pub members: Vec<(RepId, MemberTurn)>,
+}
+
 impl PoolState {
+    /// Applies one pick's changes (the version is the store's to bump).
+    pub fn apply(&mut self, update: &RotationUpdate) {
+        self.turn += 1;
+        for (rep, m) in &update.members {
+            match self.members.get_mut(rep) {
+                Some(slot) => *slot = m.clone(),
+                None => {
+                    self.members.insert(rep.clone(), m.clone());
+                }
+            }
+        }
+    }
+
     /// The state of a pool that has never been written.
     pub fn new(pool: impl Into<PoolId>) -> PoolState {
         PoolState {

@@ -72,11 +72,9 @@ fn replays_with_caps_hours_and_fairness() {
     let report = sim.finish();
     assert_eq!(report.leads, 14);
     assert_eq!(report.by_rep.get("c"), Some(&5));
-    assert!(
-        report.caps_hit.get("a").is_some_and(|n| *n >= 5),
-        "{:?}",
-        report.caps_hit
-    );
+    // a was passed over for its cap whenever it was next in the rotation: leads 9, 10 and 11
+    // (it keeps its old turn, so it stays first in line) and the night lead.
+    assert_eq!(report.caps_hit.get("a"), Some(&4), "{:?}", report.caps_hit);
     let f = report.fairness.get("p").expect("fairness");
     assert_eq!(f.spread, 1, "4/5/5 after the cap");
     assert_eq!(report.deadline_p50_secs, Some(1800));

@@ -479,8 +479,11 @@ fn compile_pool(
         .as_ref()
         .map(|n| compile_notify(n, &path.key("notify"), p))
         .unwrap_or_default();
+    let mut by_id: Vec<usize> = (0..rp.members.len()).collect();
+    by_id.sort_by(|&a, &b| rp.members[a].cmp(&rp.members[b]));
     Some(Pool {
         id: rp.id,
+        by_id,
         members: rp.members,
         strategy,
         respect_working_hours: rp.respect_working_hours.unwrap_or(true),

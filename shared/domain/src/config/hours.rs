@@ -46,10 +46,15 @@ impl WorkingHours {
 
     /// Whether `at` falls inside a shift, in time zone `tz`.
     pub fn is_working(&self, tz: Tz, at: DateTime<Utc>) -> bool {
+        self.shifts.is_empty() || self.is_working_local(&at.with_timezone(&tz))
+    }
+
+    /// Whether the local time `local` falls inside a shift. For callers that convert an instant
+    /// once per time zone and test many reps against it (a decision over a large pool).
+    pub fn is_working_local(&self, local: &DateTime<Tz>) -> bool {
         if self.shifts.is_empty() {
             return true;
         }
-        let local = at.with_timezone(&tz);
         let today = local.weekday();
         let yesterday = today.pred();
         let time = local.time();

@@ -363,6 +363,9 @@ pub struct Pool {
     pub sla: Sla,
     /// Webhook deliveries of the pool's events.
     pub notify: Notify,
+    /// Indices into `members`, sorted by rep id (the rotation's own order), so a decision can
+    /// walk members and rotation together without a lookup per member.
+    pub(crate) by_id: Vec<usize>,
 }
 
 /// Company accounts and who owns them.

@@ -19,6 +19,7 @@ use crate::ports::{Commit, LeadQuery, Versioned};
 use crate::record::{DueKind, LeadRecord, LeadStatus, RepId};
 use crate::routing::{self, Reroute};
 use crate::sla;
+use crate::state::PoolState;
 
 /// Leads read per `list_due` page.
 const DUE_PAGE: usize = 100;
@@ -288,11 +289,17 @@ impl Engine {
                     let step = escalation(cfg, &rec).unwrap_or(Step::Breach);
                     return Box::pin(self.plan_move(cfg, rec, step, why, now)).await;
                 }
-                if let Some(rotation) = plan.rotation.take() {
-                    let base = snap.pools.get(&rotation.pool).map_or(0, |p| p.version);
+                if let Some(update) = plan.rotation.take() {
+                    let mut item = snap
+                        .pools
+                        .get(&update.pool)
+                        .cloned()
+                        .unwrap_or_else(|| PoolState::new(update.pool.clone()));
+                    let base = item.version;
+                    item.apply(&update);
                     commit.pools.push(Versioned {
                         expected_version: base,
-                        item: rotation,
+                        item,
                     });
                 }
                 if let (Some(state), false) = (plan.rep.take(), same_owner) {

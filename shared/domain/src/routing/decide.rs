@@ -3,18 +3,20 @@
 //! The router reads the state [`needs`] names, calls [`decide`], and commits the resulting
 //! [`Plan`] with version conditions. `leadrouter explain` and the simulator call the same code.
 
+use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
 use leadrouter_lead::Lead;
 
-use super::eligibility::{Requirements, ineligibility};
-use super::strategy::pick;
+use super::eligibility::{Requirements, ineligibility_local};
+use super::strategy::{is_lazy, pick, round_robin_lazy};
 use crate::config::{Route, RoutingConfig, Rule, Strategy, Target};
 use crate::decision::{Candidate, Decision, Outcome, RuleRef, Step, StepKind};
 use crate::ports::EmailOwner;
 use crate::record::{LeadStatus, PoolId, RepId};
-use crate::state::{PoolState, RepState};
+use crate::state::{PoolState, RepState, RotationUpdate};
 
 /// The waiting key used for leads whose rule names a rep who cannot take them.
 pub fn rep_queue(rep: &str) -> PoolId {
@@ -50,18 +52,14 @@ impl Snapshot {
             rep.version += 1;
             self.reps.insert(rep.rep.clone(), rep);
         }
-        if let Some(pool) = &plan.rotation {
-            let mut pool = pool.clone();
+        if let Some(update) = &plan.rotation {
+            let pool = self
+                .pools
+                .entry(update.pool.clone())
+                .or_insert_with(|| PoolState::new(update.pool.clone()));
+            pool.apply(update);
             pool.version += 1;
-            self.pools.insert(pool.pool.clone(), pool);
         }
-    }
-
-    fn pool(&self, id: &str) -> PoolState {
-        self.pools
-            .get(id)
-            .cloned()
-            .unwrap_or_else(|| PoolState::new(id))
     }
 }
 
@@ -78,8 +76,8 @@ pub struct Plan {
     pub pool: Option<PoolId>,
     /// The owner's new counters.
     pub rep: Option<RepState>,
-    /// The rotation that picked the owner, advanced.
-    pub rotation: Option<PoolState>,
+    /// The change to the rotation that picked the owner.
+    pub rotation: Option<RotationUpdate>,
     /// Why, in words, when the outcome was not reached by a rule (intake spam checks, tests).
     pub reason: Option<String>,
 }
@@ -159,14 +157,47 @@ struct Ctx<'a> {
     req: Requirements,
     now: DateTime<Utc>,
     steps: Vec<Step>,
+    /// The state of reps the store has never written.
+    fresh: RepState,
+    /// `now` in each time zone met so far: converted once per zone, not once per rep.
+    zones: RefCell<Vec<(Tz, DateTime<Tz>)>>,
 }
 
-impl Ctx<'_> {
+impl<'a> Ctx<'a> {
+    fn new(
+        cfg: &'a RoutingConfig,
+        snap: &'a Snapshot,
+        req: Requirements,
+        now: DateTime<Utc>,
+    ) -> Ctx<'a> {
+        Ctx {
+            cfg,
+            snap,
+            req,
+            now,
+            steps: Vec::new(),
+            fresh: RepState::new(""),
+            zones: RefCell::new(Vec::new()),
+        }
+    }
+
+    fn local(&self, tz: Tz) -> DateTime<Tz> {
+        let mut zones = self.zones.borrow_mut();
+        if let Some((_, local)) = zones.iter().find(|(z, _)| *z == tz) {
+            return *local;
+        }
+        let local = self.now.with_timezone(&tz);
+        zones.push((tz, local));
+        local
+    }
+
     fn candidate(&self, rep: &str, respect_hours: bool) -> Candidate {
         match self.cfg.rep(rep) {
             Some(r) => {
+                let state = self.snap.reps.get(rep).unwrap_or(&self.fresh);
+                let local = self.local(r.timezone);
                 let mut reasons =
-                    ineligibility(r, &self.snap.rep(rep), &self.req, respect_hours, self.now);
+                    ineligibility_local(r, state, &self.req, respect_hours, self.now, &local);
                 if self.snap.excluded.iter().any(|x| x == rep) {
                     reasons.push(crate::decision::Ineligible::DeclinedBefore);
                 }
@@ -193,7 +224,7 @@ impl Ctx<'_> {
         status: LeadStatus,
         owner: Option<RepId>,
         pool: Option<PoolId>,
-        rotation: Option<PoolState>,
+        rotation: Option<RotationUpdate>,
     ) -> Plan {
         let (cfg, now) = (self.cfg, self.now);
         let rep = owner.as_ref().map(|o| bump_rep(cfg, self.snap.rep(o), now));
@@ -285,13 +316,7 @@ fn decide_by_rules(cfg: &RoutingConfig, lead: &Lead, snap: &Snapshot, now: DateT
     if let Route::Outcome(o) = *rule.route_for(lead) {
         return no_rep_plan(cfg, Some((rule_ref, Some(rule))), o.as_str(), now);
     }
-    let mut ctx = Ctx {
-        cfg,
-        snap,
-        req: Requirements::for_rule(rule, lead),
-        now,
-        steps: Vec::new(),
-    };
+    let mut ctx = Ctx::new(cfg, snap, Requirements::for_rule(rule, lead), now);
     let assigned = |rep: &RepId, pool: Option<PoolId>| Outcome::Assigned {
         rep: rep.clone(),
         pool,
@@ -376,11 +401,28 @@ fn route_pool(mut ctx: Ctx<'_>, rule: &RuleRef, first: &PoolId) -> Plan {
         if !visited.insert(id.clone()) {
             break;
         }
-        let candidates: Vec<Candidate> = pool
-            .members
-            .iter()
-            .map(|m| ctx.candidate(m, pool.respect_working_hours))
-            .collect();
+        let snap = ctx.snap;
+        let fresh;
+        let state = match snap.pools.get(&id) {
+            Some(s) => s,
+            None => {
+                fresh = PoolState::new(id.clone());
+                &fresh
+            }
+        };
+        let (candidates, mut picked) = if is_lazy(pool) {
+            round_robin_lazy(pool, state, |m| {
+                ctx.candidate(m, pool.respect_working_hours)
+            })
+        } else {
+            let candidates: Vec<Candidate> = pool
+                .members
+                .iter()
+                .map(|m| ctx.candidate(m, pool.respect_working_hours))
+                .collect();
+            let picked = pick(cfg, pool, &candidates, &snap.reps, state);
+            (candidates, picked)
+        };
         if pool.strategy == Strategy::Claim {
             ctx.steps.push(Step {
                 kind: StepKind::Pool {
@@ -401,8 +443,6 @@ fn route_pool(mut ctx: Ctx<'_>, rule: &RuleRef, first: &PoolId) -> Plan {
                 None,
             );
         }
-        let state = ctx.snap.pool(&id);
-        let picked = pick(cfg, pool, &candidates, &ctx.snap.reps, &state);
         let note = picked
             .is_none()
             .then(|| "nobody in the pool is eligible".to_owned());
@@ -414,8 +454,8 @@ fn route_pool(mut ctx: Ctx<'_>, rule: &RuleRef, first: &PoolId) -> Plan {
             candidates,
             picked: picked.as_ref().map(|p| p.rep.clone()),
             state: picked
-                .as_ref()
-                .map_or(serde_json::Value::Null, |p| p.audit.clone()),
+                .as_mut()
+                .map_or(serde_json::Value::Null, |p| p.audit.take()),
             note,
         });
         if let Some(p) = picked {
@@ -513,13 +553,7 @@ pub fn reroute(
             Requirements::default(),
         ),
     };
-    let mut ctx = Ctx {
-        cfg,
-        snap,
-        req,
-        now,
-        steps: Vec::new(),
-    };
+    let mut ctx = Ctx::new(cfg, snap, req, now);
     match to {
         Reroute::Pool(pool) => route_pool(ctx, &rule_ref, &pool.to_owned()),
         Reroute::Rep(r) => match ctx.single(StepKind::Escalation, r) {

@@ -1,6 +1,7 @@
 //! Who may take a lead right now, and if not, why not.
 
 use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
 use leadrouter_lead::Lead;
 
 use crate::config::{Rep, Rule, out_of_office_at};
@@ -58,6 +59,26 @@ pub fn ineligibility(
     respect_hours: bool,
     now: DateTime<Utc>,
 ) -> Vec<Ineligible> {
+    ineligibility_local(
+        rep,
+        state,
+        req,
+        respect_hours,
+        now,
+        &now.with_timezone(&rep.timezone),
+    )
+}
+
+/// [`ineligibility`] with `now` already converted into the rep's time zone (`local`): a decision
+/// over a large pool converts once per zone, not once per rep. Allocates only for reasons.
+pub(crate) fn ineligibility_local(
+    rep: &Rep,
+    state: &RepState,
+    req: &Requirements,
+    respect_hours: bool,
+    now: DateTime<Utc>,
+    local: &DateTime<Tz>,
+) -> Vec<Ineligible> {
     let mut reasons = Vec::new();
     if state.availability.unwrap_or(rep.status) == Availability::Away {
         reasons.push(Ineligible::Away);
@@ -72,7 +93,7 @@ pub fn ineligibility(
     if let Some(until) = back {
         reasons.push(Ineligible::OutOfOffice { until });
     }
-    if respect_hours && !rep.hours.is_working(rep.timezone, now) {
+    if respect_hours && !rep.hours.is_working_local(local) {
         reasons.push(Ineligible::OutsideHours);
     }
     if let Some(max) = rep.max_open_leads
@@ -84,7 +105,7 @@ pub fn ineligibility(
         });
     }
     if let Some(max) = rep.max_per_day {
-        let today = state.assigned_on(now.with_timezone(&rep.timezone).date_naive());
+        let today = state.assigned_on(local.date_naive());
         if today >= max {
             reasons.push(Ineligible::OverDailyCap { today, max });
         }

@@ -1,28 +1,171 @@
-//! The pool strategies: given the eligible members, pick one and advance the rotation.
+//! The pool strategies: given the pool's members, pick one and say how the rotation changes.
 //!
 //! Pure functions over [`PoolState`]; the caller writes the new state back with a version
 //! condition so concurrent routers never pick from a stale rotation.
+//!
+//! Round robin (without make-up credits), the default strategy, is evaluated lazily: members
+//! are taken in rotation order and only until the first eligible one, so a pool of 2,000 reps
+//! costs one eligibility check per lead when its next rep is free. Weighted, least-loaded and
+//! credit-keeping round robin need every member's eligibility and evaluate them all.
 
-use std::collections::HashMap;
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BinaryHeap, HashMap};
 
 use crate::config::{Makeup, Pool, RoutingConfig, Strategy};
 use crate::decision::Candidate;
 use crate::record::RepId;
-use crate::state::{PoolState, RepState};
+use crate::state::{MemberTurn, PoolState, RepState, RotationUpdate};
 
-/// The result of a pick: the rep, the pool's next rotation state, and the state used (for audit).
+/// The result of a pick: the rep, the change to the pool's rotation, and the state used (for
+/// audit).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Pick {
     /// The chosen rep.
     pub rep: RepId,
-    /// The rotation after this pick (same version as read; the store bumps it).
-    pub next: PoolState,
+    /// What the pick changes in the rotation (the store bumps the version).
+    pub next: RotationUpdate,
     /// What the strategy looked at.
     pub audit: serde_json::Value,
 }
 
-/// Picks a member among `candidates` (in member order) with the pool's strategy. `None` when no
-/// candidate is eligible or the pool is a claim pool.
+/// The members a pick changes, copied from the rotation on first touch.
+struct Changes<'a> {
+    base: &'a PoolState,
+    changed: BTreeMap<RepId, MemberTurn>,
+}
+
+impl<'a> Changes<'a> {
+    fn new(base: &'a PoolState) -> Changes<'a> {
+        Changes {
+            base,
+            changed: BTreeMap::new(),
+        }
+    }
+
+    fn get_mut(&mut self, rep: &str) -> &mut MemberTurn {
+        let base = self.base;
+        self.changed
+            .entry(rep.to_owned())
+            .or_insert_with(|| base.members.get(rep).cloned().unwrap_or_default())
+    }
+
+    fn get(&self, rep: &str) -> Option<&MemberTurn> {
+        self.changed.get(rep).or_else(|| self.base.members.get(rep))
+    }
+
+    /// `chosen` gets the next turn; the update for the store.
+    fn finish(mut self, chosen: &str) -> RotationUpdate {
+        let turn = self.base.turn + 1;
+        let m = self.get_mut(chosen);
+        m.last_turn = turn;
+        m.assigned += 1;
+        m.credits = m.credits.saturating_sub(1);
+        RotationUpdate {
+            pool: self.base.pool.clone(),
+            members: self.changed.into_iter().collect(),
+        }
+    }
+}
+
+/// Whether `pool` is picked from lazily (see the module doc).
+pub(crate) fn is_lazy(pool: &Pool) -> bool {
+    pool.strategy == Strategy::RoundRobin && !matches!(pool.makeup, Makeup::Credit { .. })
+}
+
+/// Round robin in rotation order: reps owed make-up turns first, then the least recently
+/// assigned, ties by member order. `check` gives a member's candidate entry; it is called for
+/// members in that order until one is eligible. Returns the members checked (in the order
+/// checked; every member in member order when nobody was eligible) and the pick.
+pub(crate) fn round_robin_lazy(
+    pool: &Pool,
+    state: &PoolState,
+    mut check: impl FnMut(&str) -> Candidate,
+) -> (Vec<Candidate>, Option<Pick>) {
+    let mut checked: Vec<(usize, Candidate)> = Vec::new();
+    let mut take = |i: usize, last_turn: u64, checked: &mut Vec<(usize, Candidate)>| {
+        let c = check(&pool.members[i]);
+        let eligible = c.eligible;
+        checked.push((i, c));
+        eligible.then(|| {
+            let rep = pool.members[i].clone();
+            let audit = serde_json::json!({
+                "turn": state.turn,
+                "last_turn": last_turn,
+                "checked": checked.len(),
+            });
+            let next = Changes::new(state).finish(&rep);
+            Pick { rep, next, audit }
+        })
+    };
+    // Usually the rep next in line is free: find them with one scan, without ordering the rest.
+    let mut first = None;
+    rotation_keys(pool, state, |key| {
+        if first.is_none_or(|f| key < f) {
+            first = Some(key);
+        }
+    });
+    let Some((_, last_turn, i)) = first else {
+        return (Vec::new(), None);
+    };
+    if let Some(p) = take(i, last_turn, &mut checked) {
+        return (vec![checked.swap_remove(0).1], Some(p));
+    }
+    // They were not: order everyone else.
+    let mut keys = Vec::with_capacity(pool.members.len());
+    rotation_keys(pool, state, |key| {
+        if key.2 != i {
+            keys.push(Reverse(key));
+        }
+    });
+    let mut order = BinaryHeap::from(keys);
+    while let Some(Reverse((_, last_turn, i))) = order.pop() {
+        if let Some(p) = take(i, last_turn, &mut checked) {
+            return (checked.into_iter().map(|(_, c)| c).collect(), Some(p));
+        }
+    }
+    checked.sort_by_key(|(i, _)| *i);
+    (checked.into_iter().map(|(_, c)| c).collect(), None)
+}
+
+/// Calls `f` with every member's rotation key `(owes no make-up turn, last turn, member index)`,
+/// smallest first in line. The pool's id-sorted member order and the rotation's BTreeMap are
+/// both sorted by rep id, so one merge pass finds every member's turn without a lookup per
+/// member (usually one short string comparison each).
+fn rotation_keys(pool: &Pool, state: &PoolState, mut f: impl FnMut((bool, u64, usize))) {
+    let mut turns = state.members.iter().peekable();
+    for &i in &pool.by_id {
+        let id = pool.members[i].as_str();
+        let mut turn = turns.next_if(|(k, _)| same(k, id));
+        if turn.is_none() {
+            // Rotation entries of former members, or this member is new to the rotation.
+            while turns.next_if(|(k, _)| k.as_str() < id).is_some() {}
+            turn = turns.next_if(|(k, _)| k.as_str() == id);
+        }
+        f(turn.map_or((true, 0, i), |(_, m)| (m.credits == 0, m.last_turn, i)));
+    }
+}
+
+/// String equality for short ids without a `memcmp` call (the merge pass compares every member
+/// of a large pool; the call's overhead was most of its cost).
+#[inline]
+fn same(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut i = 0;
+    while i + 8 <= a.len() {
+        let (x, y) = (&a[i..i + 8], &b[i..i + 8]);
+        if x != y {
+            return false;
+        }
+        i += 8;
+    }
+    a[i..].iter().zip(&b[i..]).all(|(x, y)| x == y)
+}
+
+/// Picks a member among `candidates` (every member, in member order) with the pool's strategy.
+/// `None` when no candidate is eligible or the pool is a claim pool.
 pub fn pick(
     cfg: &RoutingConfig,
     pool: &Pool,
@@ -38,7 +181,7 @@ pub fn pick(
     if eligible.is_empty() || pool.strategy == Strategy::Claim {
         return None;
     }
-    let mut next = state.clone();
+    let mut changes = Changes::new(state);
     let turn_of = |rep: &str| state.members.get(rep).map_or(0, |m| m.last_turn);
     let (chosen, audit) = match pool.strategy {
         Strategy::RoundRobin => {
@@ -60,23 +203,18 @@ pub fn pick(
             let weight = |rep: &str| i64::from(cfg.rep(rep).map_or(1, |r| r.weight));
             let total: i64 = eligible.iter().map(|(_, c)| weight(&c.rep)).sum();
             for (_, c) in &eligible {
-                next.members
-                    .entry(c.rep.clone())
-                    .or_default()
-                    .current_weight += weight(&c.rep);
+                changes.get_mut(&c.rep).current_weight += weight(&c.rep);
             }
-            let cw = |rep: &str| next.members.get(rep).map_or(0, |m| m.current_weight);
-            let (_, c) = eligible
-                .iter()
-                .max_by_key(|(i, c)| (cw(&c.rep), std::cmp::Reverse(*i)))?;
+            let (_, c) = eligible.iter().max_by_key(|(i, c)| {
+                let cw = changes.get(&c.rep).map_or(0, |m| m.current_weight);
+                (cw, Reverse(*i))
+            })?;
             let audit = serde_json::json!({
                 "turn": state.turn,
-                "current_weight": eligible.iter().map(|(_, c)| (c.rep.clone(), cw(&c.rep))).collect::<HashMap<_, _>>(),
+                "current_weight": eligible.iter().map(|(_, c)| (c.rep.clone(), changes.get(&c.rep).map_or(0, |m| m.current_weight))).collect::<HashMap<_, _>>(),
                 "total_weight": total,
             });
-            if let Some(m) = next.members.get_mut(&c.rep) {
-                m.current_weight -= total;
-            }
+            changes.get_mut(&c.rep).current_weight -= total;
             (c.rep.clone(), audit)
         }
         Strategy::LeastLoaded => {
@@ -91,18 +229,12 @@ pub fn pick(
         }
         Strategy::Claim => return None,
     };
-    next.turn += 1;
-    let turn = next.turn;
-    let m = next.members.entry(chosen.clone()).or_default();
-    m.last_turn = turn;
-    m.assigned += 1;
-    m.credits = m.credits.saturating_sub(1);
     if let Makeup::Credit { max } = pool.makeup {
-        credit_missed_turns(&mut next, candidates, state, &chosen, max);
+        credit_missed_turns(&mut changes, candidates, state, &chosen, max);
     }
     Some(Pick {
+        next: changes.finish(&chosen),
         rep: chosen,
-        next,
         audit,
     })
 }
@@ -111,21 +243,21 @@ pub fn pick(
 /// rep who got the turn), missed a turn: credit it (up to `max`) and move them to the back of
 /// the line, so the next credit needs another full round.
 fn credit_missed_turns(
-    next: &mut PoolState,
+    changes: &mut Changes<'_>,
     candidates: &[Candidate],
     before: &PoolState,
     chosen: &str,
     max: u32,
 ) {
     let chosen_turn = before.members.get(chosen).map_or(0, |m| m.last_turn);
-    let turn = next.turn;
+    let turn = before.turn + 1;
     for c in candidates {
         let busy_only = !c.eligible && c.reasons.iter().all(|r| r.is_capacity());
         if !busy_only || c.rep == chosen {
             continue;
         }
-        let m = next.members.entry(c.rep.clone()).or_default();
-        if m.last_turn <= chosen_turn {
+        if changes.get(&c.rep).map_or(0, |m| m.last_turn) <= chosen_turn {
+            let m = changes.get_mut(&c.rep);
             m.credits = (m.credits + 1).min(max);
             m.last_turn = turn;
         }
