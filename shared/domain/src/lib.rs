@@ -1,5 +1,6 @@
 //! leadrouter's routing core.
 pub mod config;
+pub mod config_store;
 #[cfg(feature = "contract")]
 pub mod contract;
 pub mod decision;

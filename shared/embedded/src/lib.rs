@@ -7,6 +7,7 @@
 //! | `db` | the shared connection and the `spawn_blocking` bridge every async method goes through |
 //! | [`store`] | [`EmbeddedStore`]: `LeadStore` + `RoutingStore` (items as JSON plus indexed columns; `commit` as one `BEGIN IMMEDIATE` transaction) |
 //! | [`queue`] | [`EmbeddedQueue`]: the `Queue` port with SQS semantics (visibility timeout, receipts, receive count, dead-letter table, redrive) |
+//! | [`config_store`] | the `ConfigStore` port: versioned routing configs (`config_versions` rows and a `config_head` row, moved in one transaction) |
 //! | `error` | SQLite and decoding failures as `StoreError` (`SQLITE_BUSY` → `Throttled`, bad JSON → `Corrupt`) |
 //!
 //! ```no_run
@@ -21,6 +22,7 @@
 //! Both pass the domain's contract suite (`leadrouter_domain::contract`), the same one the
 //! DynamoDB/SQS adapters must pass; this crate's tests run it.
 
+pub mod config_store;
 mod db;
 mod error;
 pub mod queue;

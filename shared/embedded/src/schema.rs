@@ -92,6 +92,20 @@ const MIGRATIONS: &[&str] = &[
     -- list_due: only leads with a deadline, earliest first.
     CREATE INDEX leads_due ON leads (due_at, id) WHERE due_at IS NOT NULL;
     "#,
+    // 3: versioned routing configs (ConfigStore). Versions are never updated or deleted.
+    r#"
+    CREATE TABLE config_versions (
+        version INTEGER PRIMARY KEY,         -- 1, 2, 3, ... without gaps
+        meta    TEXT NOT NULL,               -- ConfigMeta as JSON
+        format  TEXT NOT NULL,               -- toml | json
+        source  TEXT NOT NULL                -- the config file's text, as pushed
+    );
+    -- The current version: one row, moved only together with an insert into config_versions.
+    CREATE TABLE config_head (
+        id      INTEGER PRIMARY KEY CHECK (id = 1),
+        version INTEGER NOT NULL
+    );
+    "#,
 ];
 
 /// The schema version this build writes.

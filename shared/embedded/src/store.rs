@@ -51,6 +51,11 @@ impl EmbeddedStore {
         })
     }
 
+    /// The shared connection (for the other ports implemented on this store).
+    pub(crate) fn db(&self) -> &Arc<Db> {
+        &self.db
+    }
+
     /// The database file.
     pub fn path(&self) -> &Path {
         self.db.path()

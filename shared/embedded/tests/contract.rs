@@ -483,3 +483,41 @@ fn open_refuses_a_directory() -> TestResult {
     ));
     Ok(())
 }
+
+/// Versioned routing configs: conditional pushes, history, concurrent pushes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn config_contract() -> TestResult {
+    let (_dir, _path, store) = fresh()?;
+    contract::config::config_contract(Arc::new(store)).await;
+    Ok(())
+}
+
+/// Pushed configs survive reopening the file.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn config_versions_survive_reopen() -> TestResult {
+    use leadrouter_domain::config_store::{ConfigDoc, ConfigMeta, ConfigStore, PutOutcome};
+    let (_dir, path, store) = fresh()?;
+    let doc = ConfigDoc {
+        meta: ConfigMeta {
+            version: 0,
+            pushed_at: chrono::DateTime::from_timestamp(1_740_819_600, 0).unwrap_or_default(),
+            pushed_by: "ada".into(),
+            hash: "00000000deadbeef".into(),
+            message: "first".into(),
+            rolled_back_from: None,
+        },
+        format: "toml".into(),
+        source: "[settings]\n".into(),
+    };
+    assert_eq!(
+        store.put(&doc, None).await?,
+        PutOutcome::Stored { version: 1 }
+    );
+    drop(store);
+    let store = EmbeddedStore::open(&path)?;
+    assert_eq!(store.current_version().await?, Some(1));
+    let got = store.current().await?.ok_or("no current config")?;
+    assert_eq!(got.source, doc.source);
+    assert_eq!(got.meta.pushed_by, "ada");
+    Ok(())
+}

@@ -17,6 +17,7 @@
 //! listing checks assume read-your-writes (what the embedded store and DynamoDB Local give; a
 //! real DynamoDB GSI is eventually consistent). Queue checks assume an empty queue of their own.
 
+pub mod config;
 pub mod sla;
 
 use std::collections::{BTreeMap, HashSet};
