@@ -6,6 +6,8 @@
 //! - [`sqs`]: [`SqsQueue`], the `Queue` over one SQS queue whose redrive policy moves messages to a
 //!   dead-letter queue, and [`create_queue_with_dlq`].
 //!
+//! - [`config_store`]: [`DynamoConfigStore`], versioned routing configs (a head item and one item
+//!   per version, pushed with one conditional `TransactWriteItems`).
 //! - [`env`]: what the Lambda functions build once per cold start, from environment variables.
 //! - [`secrets`]: `ssm:/path` secret references of the routing config, fetched from SSM
 //!   Parameter Store once per cold start.
@@ -13,6 +15,7 @@
 //! Clients come from `aws_config::defaults`, which honours `AWS_ENDPOINT_URL` (moto in tests), so
 //! production code has no local-mode branch.
 
+pub mod config_store;
 pub mod dynamo;
 pub mod env;
 #[cfg(feature = "test-support")]
@@ -20,6 +23,7 @@ pub mod moto;
 pub mod secrets;
 pub mod sqs;
 
+pub use config_store::DynamoConfigStore;
 pub use dynamo::{DynamoStore, create_table};
 pub use sqs::{SqsQueue, create_queue_with_dlq};
 

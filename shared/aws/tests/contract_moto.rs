@@ -63,3 +63,16 @@ async fn sqs_passes_the_queue_contract() {
     let queue = SqsQueue::new(client, url);
     contract::queue_contract(&queue, visibility, 3).await;
 }
+
+/// Versioned routing configs on DynamoDB: conditional pushes (one transaction each), history,
+/// concurrent pushes with exactly one winner per version.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dynamodb_passes_the_config_contract() {
+    let moto = moto(true).await;
+    let client = aws_sdk_dynamodb::Client::new(&sdk(&moto).await);
+    create_table(&client, "leadrouter")
+        .await
+        .expect("create table");
+    let store = Arc::new(leadrouter_aws::DynamoConfigStore::new(client, "leadrouter"));
+    contract::config::config_contract(store).await;
+}
