@@ -1,8 +1,12 @@
 //! `leadrouter`: run leadrouter on this machine, or check a routing config.
 //!
+//! `leadrouter config` pushes, lists, shows, diffs and rolls back versioned configs in the store
+//! (`config_cmd.rs`).
+//!
 //! `leadrouter serve` runs the HTTP API, the router workers and the sweeper loop in one process
 //! over one SQLite file, with the same domain code the Lambda functions run. See `serve.rs`.
 
+mod config_cmd;
 mod explain;
 mod serve;
 mod simulate;
@@ -35,6 +39,8 @@ enum Command {
     Explain(explain::ExplainArgs),
     /// Replay historical leads (CSV or JSON lines) through a config with a simulated clock.
     Simulate(simulate::SimulateArgs),
+    /// Versioned routing configs in the store: push (validated), history, show, diff, rollback.
+    Config(config_cmd::ConfigArgs),
     /// Validate a routing config; prints every problem with file, line and hint.
     Check {
         /// The config file (.toml or .json).
@@ -53,6 +59,13 @@ fn main() -> ExitCode {
             }
         },
         Command::Simulate(args) => match simulate::run(args) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("leadrouter: {e:#}");
+                ExitCode::FAILURE
+            }
+        },
+        Command::Config(args) => match config_cmd::run(args) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("leadrouter: {e:#}");
