@@ -80,7 +80,10 @@ async fn a_lead_goes_from_the_gateway_through_sqs_to_an_owner_in_dynamodb() {
     let event: SqsEvent = serde_json::from_value(json!({ "Records": records })).expect("sqs event");
 
     // 3. The router function routes the batch into DynamoDB.
-    let router = leadrouter_router::Deps { engine };
+    let router = leadrouter_router::Deps {
+        engine,
+        config: None,
+    };
     let response = leadrouter_router::handle(&router, event.clone()).await;
     assert!(response.batch_item_failures.is_empty(), "{response:?}");
     let rec = store

@@ -7,10 +7,15 @@
 //! `batchItemFailures`, so one bad or throttled message never fails or blocks its batch: SQS
 //! retries only the failures, and moves a message that keeps failing to the dead-letter queue
 //! after the queue's `maxReceiveCount`. Nothing is acknowledged that was not routed.
+//!
+//! With the routing config in the table, each batch starts with [`ConfigWatcher::refresh`]: the
+//! config head is read at most every 10 s (by the engine's clock), and a pushed version is
+//! compiled and swapped in before the batch is decided, so its decisions carry the new version.
 
 use std::sync::Arc;
 
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
+use leadrouter_domain::config_store::ConfigWatcher;
 use leadrouter_domain::engine::Engine;
 use leadrouter_domain::worker::{self, MessageError};
 use tracing::{error, info, instrument, warn};
@@ -19,12 +24,24 @@ use tracing::{error, info, instrument, warn};
 pub struct Deps {
     /// The routing engine over the store.
     pub engine: Arc<Engine>,
+    /// With the config in the table: checked before each batch (it reads the table's config head
+    /// at most every few seconds) so a pushed version takes over on a warm instance.
+    pub config: Option<Arc<ConfigWatcher>>,
 }
 
 /// Routes one SQS batch. Messages without an id or body are reported as failures (they cannot
 /// be acknowledged individually otherwise).
 #[instrument(skip_all, fields(messages = event.records.len()))]
 pub async fn handle(deps: &Deps, event: SqsEvent) -> SqsBatchResponse {
+    if let Some(watcher) = &deps.config {
+        match watcher.refresh(&deps.engine).await {
+            Ok(Some(version)) => info!(config_version = version, "switched to a pushed config"),
+            Ok(None) => {}
+            // Routing goes on with the config it has; the next check tries again (an invalid
+            // document only once the head moves again).
+            Err(e) => warn!(error = %e, "config check failed; routing with the running config"),
+        }
+    }
     let mut failures = Vec::new();
     let mut ids = Vec::with_capacity(event.records.len());
     let mut bodies = Vec::with_capacity(event.records.len());

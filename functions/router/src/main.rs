@@ -8,7 +8,10 @@ use leadrouter_router::{Deps, handle};
 async fn main() -> Result<(), Error> {
     leadrouter_aws::env::init_json_logs();
     let aws = leadrouter_aws::env::from_env().await?;
-    let deps = Deps { engine: aws.engine };
+    let deps = Deps {
+        engine: aws.engine,
+        config: aws.config_watcher,
+    };
     let deps = &deps;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
         Ok::<_, Error>(handle(deps, event.payload).await)

@@ -6,17 +6,47 @@
 //! | `LEADROUTER_TABLE` | the DynamoDB table |
 //! | `LEADROUTER_QUEUE_URL` | the intake queue's URL (ingest sends to it) |
 //! | `LEADROUTER_EVENTS_QUEUE_URL` | the outbound events queue's URL (every lead write sends an event; the notifier consumes it) |
-//! | `LEADROUTER_CONFIG` | path of the routing config file packaged with the function |
+//! | `LEADROUTER_CONFIG` | unset, empty or `table` (the deployment's setting): the routing config is the current version in the table, pushed with `leadrouter config push FILE --table NAME`; anything else: the path of a config file packaged with the function (tests, special builds) |
 //! | `AWS_ENDPOINT_URL` | read by the SDK itself (moto in tests); no code branches on it |
+//!
+//! With the config from the table, [`AwsDeps::config_watcher`] keeps a warm function on the
+//! current version: the router checks the table's config head at most every
+//! [`CONFIG_CHECK_EVERY`] (see `leadrouter_domain::config_store::ConfigWatcher`).
 
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use leadrouter_domain::config::RoutingConfig;
+use leadrouter_domain::config_store::{ConfigWatcher, load_current};
 use leadrouter_domain::engine::Engine;
-use leadrouter_domain::ports::{Queue, SystemClock};
+use leadrouter_domain::ports::{Clock, Queue, SystemClock};
 
-use crate::{DynamoStore, SqsQueue};
+use crate::{DynamoConfigStore, DynamoStore, SqsQueue};
+
+/// How often a warm function reads the config head item to learn of a push: a push reaches every
+/// warm router within this time, for one small `GetItem` per instance per period (not one per
+/// batch, which at batch size 1 would add a read to every lead).
+pub const CONFIG_CHECK_EVERY: chrono::Duration = chrono::Duration::seconds(10);
+
+/// Where the routing config comes from (`LEADROUTER_CONFIG`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConfigSource {
+    /// The current pushed version in the DynamoDB table (unset, empty or `table`).
+    Table,
+    /// A config file at this path.
+    File(PathBuf),
+}
+
+impl ConfigSource {
+    /// The source a `LEADROUTER_CONFIG` value names.
+    pub fn from_var(value: Option<&str>) -> ConfigSource {
+        match value.map(str::trim) {
+            None | Some("") => ConfigSource::Table,
+            Some(v) if v.eq_ignore_ascii_case("table") => ConfigSource::Table,
+            Some(path) => ConfigSource::File(PathBuf::from(path)),
+        }
+    }
+}
 
 /// Why a function could not start.
 #[derive(Debug)]
@@ -43,16 +73,43 @@ pub struct AwsDeps {
     /// The outbound events queue (`LEADROUTER_EVENTS_QUEUE_URL`), if set; the engine sends an
     /// event to it after every lead write.
     pub events: Option<Arc<dyn Queue>>,
+    /// With the config from the table: keeps the engine on the current pushed version (call
+    /// `refresh` before each batch). `None` with a config file.
+    pub config_watcher: Option<Arc<ConfigWatcher>>,
 }
 
 /// Builds the clients, store, queue and engine from the environment. Call once per cold start.
 pub async fn from_env() -> Result<AwsDeps, StartError> {
     let table = var("LEADROUTER_TABLE")?;
     let queue_url = var("LEADROUTER_QUEUE_URL")?;
-    let config_path = PathBuf::from(var("LEADROUTER_CONFIG")?);
-    let config = RoutingConfig::load(&config_path).map_err(|e| StartError(e.to_string()))?;
     let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-    let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), table);
+    let dynamo = aws_sdk_dynamodb::Client::new(&sdk);
+    let source = ConfigSource::from_var(std::env::var("LEADROUTER_CONFIG").ok().as_deref());
+    let (config, config_watcher) = match source {
+        ConfigSource::File(path) => (
+            RoutingConfig::load(&path).map_err(|e| StartError(e.to_string()))?,
+            None,
+        ),
+        ConfigSource::Table => {
+            let configs = Arc::new(DynamoConfigStore::new(dynamo.clone(), table.clone()));
+            let (meta, config) = load_current(configs.as_ref())
+                .await
+                .map_err(|e| StartError(format!("routing config from table {table}: {e}")))?;
+            tracing::info!(
+                config_version = meta.version,
+                fingerprint = %meta.hash,
+                "routing config loaded from the table"
+            );
+            let watcher = ConfigWatcher::new(
+                configs,
+                CONFIG_CHECK_EVERY,
+                Some(meta.version),
+                Some(SystemClock.now()),
+            );
+            (config, Some(Arc::new(watcher)))
+        }
+    };
+    let store = DynamoStore::new(dynamo, table);
     let sqs = aws_sdk_sqs::Client::new(&sdk);
     let queue = SqsQueue::new(sqs.clone(), queue_url);
     let events: Option<Arc<dyn Queue>> = std::env::var("LEADROUTER_EVENTS_QUEUE_URL")
@@ -67,6 +124,7 @@ pub async fn from_env() -> Result<AwsDeps, StartError> {
         engine: Arc::new(engine),
         queue: Arc::new(queue),
         events,
+        config_watcher,
     })
 }
 
@@ -82,4 +140,20 @@ pub fn init_json_logs() {
         .without_time()
         .with_current_span(false)
         .init();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn config_source_rule() {
+        assert_eq!(ConfigSource::from_var(None), ConfigSource::Table);
+        assert_eq!(ConfigSource::from_var(Some("")), ConfigSource::Table);
+        assert_eq!(ConfigSource::from_var(Some(" Table ")), ConfigSource::Table);
+        assert_eq!(
+            ConfigSource::from_var(Some("/var/task/routing.toml")),
+            ConfigSource::File(PathBuf::from("/var/task/routing.toml"))
+        );
+    }
 }
