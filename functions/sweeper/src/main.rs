@@ -10,8 +10,11 @@ async fn main() -> Result<(), Error> {
     let aws = leadrouter_aws::env::from_env().await?;
     let deps = Deps { engine: aws.engine };
     let deps = &deps;
+    // With the config in the table, a pushed version (new SLA settings, say) takes over here too.
+    let watcher = aws.config_watcher.as_deref();
     lambda_runtime::run(service_fn(
         move |event: LambdaEvent<EventBridgeEvent>| async move {
+            leadrouter_aws::env::refresh_config(watcher, &deps.engine).await;
             handle(deps, event.payload).await.map_err(Error::from)
         },
     ))

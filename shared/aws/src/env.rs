@@ -128,6 +128,20 @@ pub async fn from_env() -> Result<AwsDeps, StartError> {
     })
 }
 
+/// Before an invocation: switches `engine` to a newly pushed config if `watcher` says so (at
+/// most one head read per [`CONFIG_CHECK_EVERY`]). Failures are logged and the engine keeps the
+/// config it has: a config problem never stops routing or sweeping.
+pub async fn refresh_config(watcher: Option<&ConfigWatcher>, engine: &Engine) {
+    let Some(watcher) = watcher else { return };
+    match watcher.refresh(engine).await {
+        Ok(Some(version)) => {
+            tracing::info!(config_version = version, "switched to a pushed config")
+        }
+        Ok(None) => {}
+        Err(e) => tracing::warn!(error = %e, "config check failed; keeping the running config"),
+    }
+}
+
 /// JSON logs to stdout (CloudWatch), level from `LEADROUTER_LOG` (default `info`), without ANSI
 /// colours and without the time (Lambda adds its own).
 pub fn init_json_logs() {
