@@ -6,9 +6,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use chrono::Utc;
 use clap::Args;
 use leadrouter_api::{AppState, router};
 use leadrouter_domain::config::{Format, RoutingConfig};
+use leadrouter_domain::config_store::{ConfigStore, ConfigWatcher, load_current};
 use leadrouter_domain::engine::Engine;
 use leadrouter_domain::ports::{Queue, SystemClock};
 use leadrouter_domain::worker::{self, WorkerConfig};
@@ -27,7 +29,9 @@ pub struct ServeArgs {
     /// Directory for the database file (created if missing).
     #[arg(long, env = "LEADROUTER_DATA_DIR", default_value = "leadrouter-data")]
     data_dir: PathBuf,
-    /// Routing config (.toml or .json); the built-in demo config when absent.
+    /// Routing config (.toml or .json). When absent: the current version pushed to the data
+    /// directory's store with `leadrouter config push` (pushes are followed while running), else
+    /// the built-in demo config.
     #[arg(long, env = "LEADROUTER_CONFIG")]
     config: Option<PathBuf>,
     /// Router worker tasks.
@@ -59,9 +63,8 @@ const NOTIFY_MAX_RECEIVES: u32 = 20;
 pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     init_tracing(&args.log_format);
     let config = match &args.config {
-        Some(path) => RoutingConfig::load(path).map_err(|e| anyhow::anyhow!("{e}"))?,
-        None => RoutingConfig::parse(crate::DEMO_CONFIG, Format::Toml, "demo.toml")
-            .map_err(|e| anyhow::anyhow!("{e}"))?,
+        Some(path) => Some(RoutingConfig::load(path).map_err(|e| anyhow::anyhow!("{e}"))?),
+        None => None,
     };
     std::fs::create_dir_all(&args.data_dir)
         .with_context(|| format!("creating {}", args.data_dir.display()))?;
@@ -85,10 +88,61 @@ fn init_tracing(format: &str) {
     }
 }
 
-async fn serve(args: ServeArgs, config: RoutingConfig) -> anyhow::Result<()> {
+/// How often local mode checks the store for a pushed config.
+const CONFIG_CHECK_EVERY: Duration = Duration::from_secs(2);
+
+/// The config to start with and, unless a file was given, the watcher that follows pushes.
+async fn initial_config(
+    store: &EmbeddedStore,
+    file: Option<RoutingConfig>,
+) -> anyhow::Result<(RoutingConfig, Option<ConfigWatcher>)> {
+    if let Some(config) = file {
+        return Ok((config, None));
+    }
+    let every = chrono::Duration::seconds(1);
+    let configs: Arc<dyn ConfigStore> = Arc::new(store.clone());
+    if store.current_version().await?.is_some() {
+        let (meta, config) = load_current(store)
+            .await
+            .map_err(|e| anyhow::anyhow!("pushed config: {e}"))?;
+        info!(
+            config_version = meta.version,
+            "running the pushed config (following pushes)"
+        );
+        let watcher = ConfigWatcher::new(configs, every, Some(meta.version), Some(Utc::now()));
+        return Ok((config, Some(watcher)));
+    }
+    let demo = RoutingConfig::parse(crate::DEMO_CONFIG, Format::Toml, "demo.toml")
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    // Nothing pushed yet: the demo config until the first push.
+    Ok((demo, Some(ConfigWatcher::new(configs, every, None, None))))
+}
+
+/// Switches the engine to each newly pushed config (`leadrouter config push`).
+async fn follow_config(
+    engine: Arc<Engine>,
+    watcher: ConfigWatcher,
+    mut stop: watch::Receiver<bool>,
+) {
+    let mut tick = tokio::time::interval(CONFIG_CHECK_EVERY);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = stop.changed() => break,
+        }
+        match watcher.refresh(&engine).await {
+            Ok(Some(version)) => info!(config_version = version, "switched to a pushed config"),
+            Ok(None) => {}
+            Err(e) => warn!(error = %e, "config check failed; keeping the running config"),
+        }
+    }
+}
+
+async fn serve(args: ServeArgs, file_config: Option<RoutingConfig>) -> anyhow::Result<()> {
     let db = args.data_dir.join("leadrouter.db");
     let store =
         EmbeddedStore::open(&db).map_err(|e| anyhow::anyhow!("opening {}: {e}", db.display()))?;
+    let (config, config_watcher) = initial_config(&store, file_config).await?;
     let queue: Arc<dyn Queue> = Arc::new(store.queue(
         "intake",
         QueueConfig {
@@ -133,8 +187,15 @@ async fn serve(args: ServeArgs, config: RoutingConfig) -> anyhow::Result<()> {
         engine.set_shadow(Some(shadow));
     }
     let (stop_tx, stop_rx) = watch::channel(false);
-
     let mut tasks = Vec::new();
+    if let Some(watcher) = config_watcher {
+        tasks.push(tokio::spawn(follow_config(
+            engine.clone(),
+            watcher,
+            stop_rx.clone(),
+        )));
+    }
+
     for _ in 0..args.workers.max(1) {
         tasks.push(tokio::spawn(worker::run(
             engine.clone(),
