@@ -177,6 +177,7 @@ async fn serve(args: ServeArgs, file_config: Option<RoutingConfig>) -> anyhow::R
             max_receives: NOTIFY_MAX_RECEIVES,
         },
     ));
+    let config_api: Arc<dyn ConfigStore> = Arc::new(store.clone());
     let engine = Arc::new(
         Engine::new(Arc::new(store), config, Arc::new(SystemClock)).with_events(events.clone()),
     );
@@ -227,7 +228,8 @@ async fn serve(args: ServeArgs, file_config: Option<RoutingConfig>) -> anyhow::R
         sources: Arc::new(sources),
         metrics: Arc::default(),
         public_url: args.public_url,
-    });
+    })
+    .merge(leadrouter_api::config::routes(config_api));
     let listener = tokio::net::TcpListener::bind(args.addr)
         .await
         .with_context(|| format!("binding {}", args.addr))?;

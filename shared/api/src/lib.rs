@@ -9,6 +9,7 @@
 //!   signature scheme.
 //! - [`error`]: the one JSON error shape.
 
+pub mod config;
 pub mod error;
 pub mod experiments;
 pub mod hooks;
