@@ -111,6 +111,12 @@ pub async fn dynamo_store(moto: &Moto, table: &str) -> crate::DynamoStore {
     crate::DynamoStore::new(client, table)
 }
 
+/// The config store over `table` on `moto` (the table created beforehand, e.g. by
+/// [`dynamo_store`]).
+pub async fn config_store(moto: &Moto, table: &str) -> crate::DynamoConfigStore {
+    crate::DynamoConfigStore::new(aws_sdk_dynamodb::Client::new(&sdk(moto).await), table)
+}
+
 /// A fresh queue named `name` (with its dead-letter queue) on `moto`, and the queue over it.
 pub async fn sqs_queue(
     moto: &Moto,
