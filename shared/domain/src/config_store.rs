@@ -324,3 +324,51 @@ impl ConfigWatcher {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CONFIG: &str = "[[reps]]\nid = \"a\"\n[[pools]]\nid = \"p\"\nmembers = [\"a\"]\nstrategy = \"round_robin\"\n[[rules]]\nname = \"default\"\npool = \"p\"\n";
+
+    #[test]
+    fn validated_documents_carry_the_decision_fingerprint() {
+        let at = DateTime::UNIX_EPOCH;
+        let (doc, cfg) =
+            ConfigDoc::validated(CONFIG.into(), Format::Toml, "t", "ada", "m", at).expect("valid");
+        assert_eq!(doc.meta.hash, cfg.version);
+        assert_eq!(doc.format, "toml");
+        assert_eq!(doc.source_format(), Format::Toml);
+        assert_eq!(doc.compile().expect("compiles").version, cfg.version);
+        assert!(doc.check_size().is_ok());
+    }
+
+    #[test]
+    fn invalid_sources_make_no_document() {
+        let broken = CONFIG.replace("pool = \"p\"", "pool = \"nowhere\"");
+        let err = ConfigDoc::validated(broken, Format::Toml, "t", "ada", "", DateTime::UNIX_EPOCH)
+            .expect_err("refused");
+        assert!(!err.problems.is_empty());
+    }
+
+    #[test]
+    fn oversized_sources_are_refused() {
+        let (mut doc, _) = ConfigDoc::validated(
+            CONFIG.into(),
+            Format::Toml,
+            "t",
+            "ada",
+            "",
+            DateTime::UNIX_EPOCH,
+        )
+        .expect("valid");
+        doc.source.push_str(&"#".repeat(MAX_SOURCE_BYTES));
+        assert!(matches!(
+            doc.check_size(),
+            Err(StoreError::InvalidArgument {
+                what: "config document",
+                ..
+            })
+        ));
+    }
+}
