@@ -178,8 +178,12 @@ async fn serve(args: ServeArgs, file_config: Option<RoutingConfig>) -> anyhow::R
         },
     ));
     let config_api: Arc<dyn ConfigStore> = Arc::new(store.clone());
+    let stats = Arc::new(store.clone());
+    // Every lead write also adds to the hourly stats (`GET /v1/stats`), once per event id.
     let engine = Arc::new(
-        Engine::new(Arc::new(store), config, Arc::new(SystemClock)).with_events(events.clone()),
+        Engine::new(Arc::new(store), config, Arc::new(SystemClock))
+            .with_events(events.clone())
+            .with_stats(stats),
     );
     if let Some(path) = &args.shadow_config {
         let shadow =

@@ -17,6 +17,7 @@ pub mod intake;
 pub mod leads;
 pub mod reps;
 pub mod shadow;
+pub mod stats;
 
 use std::sync::Arc;
 
@@ -66,6 +67,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/reps/{id}", get(reps::get).patch(reps::patch))
         .route("/v1/experiments/{id}", get(experiments::get))
         .route("/v1/shadow", get(shadow::report))
+        .route("/v1/stats", get(stats::get))
         .fallback(|| async { ApiError::not_found("no such route") })
         .method_not_allowed_fallback(|| async {
             ApiError::new(

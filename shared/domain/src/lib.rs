@@ -15,4 +15,5 @@ pub mod rules;
 pub mod simulate;
 pub mod sla;
 pub mod state;
+pub mod stats;
 pub mod worker;

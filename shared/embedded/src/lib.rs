@@ -8,6 +8,7 @@
 //! | [`store`] | [`EmbeddedStore`]: `LeadStore` + `RoutingStore` (items as JSON plus indexed columns; `commit` as one `BEGIN IMMEDIATE` transaction) |
 //! | [`queue`] | [`EmbeddedQueue`]: the `Queue` port with SQS semantics (visibility timeout, receipts, receive count, dead-letter table, redrive) |
 //! | [`config_store`] | the `ConfigStore` port: versioned routing configs (`config_versions` rows and a `config_head` row, moved in one transaction) |
+//! | [`stats`] | the `StatsStore` port: hourly counters and speed histograms (`stats_buckets`), each event counted once (`stats_seen`) |
 //! | `error` | SQLite and decoding failures as `StoreError` (`SQLITE_BUSY` → `Throttled`, bad JSON → `Corrupt`) |
 //!
 //! ```no_run
@@ -27,6 +28,7 @@ mod db;
 mod error;
 pub mod queue;
 mod schema;
+pub mod stats;
 pub mod store;
 
 pub use queue::{DeadLetter, EmbeddedQueue, QueueConfig, QueueDepth};

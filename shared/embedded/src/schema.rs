@@ -106,6 +106,22 @@ const MIGRATIONS: &[&str] = &[
         version INTEGER NOT NULL
     );
     "#,
+    // 4: hourly stats buckets (StatsStore) and the event ids already counted.
+    r#"
+    CREATE TABLE stats_buckets (
+        hour  INTEGER NOT NULL,              -- hours since the Unix epoch (UTC)
+        kind  TEXT NOT NULL,                 -- group kind: all | rep | pool | source | rule | pool_rep
+        value TEXT NOT NULL,                 -- group value ('' for all)
+        name  TEXT NOT NULL,                 -- counter, or speed:bucket
+        n     INTEGER NOT NULL,
+        PRIMARY KEY (hour, kind, value, name)
+    ) WITHOUT ROWID;
+    CREATE TABLE stats_seen (
+        event_id TEXT PRIMARY KEY,           -- {lead_id}:{version}
+        hour     INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    CREATE INDEX stats_seen_by_hour ON stats_seen (hour);
+    "#,
 ];
 
 /// The schema version this build writes.

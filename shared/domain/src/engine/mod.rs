@@ -184,6 +184,8 @@ pub struct Engine {
     events: Option<Arc<dyn Queue>>,
     /// A candidate config run beside the live one (shadow mode), if any.
     shadow: RwLock<Option<Arc<RoutingConfig>>>,
+    /// Where every lead write's stats update goes (`GET /v1/stats`), if anywhere.
+    stats: Option<Arc<dyn crate::stats::StatsStore>>,
 }
 
 impl Engine {
@@ -195,6 +197,7 @@ impl Engine {
             clock,
             events: None,
             shadow: RwLock::new(None),
+            stats: None,
         }
     }
 
@@ -220,10 +223,27 @@ impl Engine {
         self
     }
 
+    /// Adds every lead write to the hourly stats in `stats` (see [`crate::stats`]).
+    pub fn with_stats(mut self, stats: Arc<dyn crate::stats::StatsStore>) -> Engine {
+        self.stats = Some(stats);
+        self
+    }
+
+    /// The stats store, if the engine keeps stats.
+    pub fn stats(&self) -> Option<&Arc<dyn crate::stats::StatsStore>> {
+        self.stats.as_ref()
+    }
+
     /// Sends the events of the lead records a commit wrote. An error here is returned to the
     /// caller after the write landed: the router's message is then redelivered, finds its lead
     /// routed and sends the event again (same id); other callers see a transient error.
     async fn publish(&self, leads: &[LeadRecord]) -> Result<(), EngineError> {
+        // Stats first: applied once per event id, so a redelivery that re-publishes is harmless.
+        if let Some(stats) = &self.stats {
+            for update in leads.iter().filter_map(crate::stats::update_of) {
+                stats.record(&update).await?;
+            }
+        }
         let Some(queue) = &self.events else {
             return Ok(());
         };

@@ -1,0 +1,190 @@
+//! The `StatsStore` port on SQLite: `stats_buckets` (one row per hour, group and name, added to
+//! with an upsert) and `stats_seen` (the event ids applied in the last week), written in one
+//! transaction so an event is counted once however often it is delivered.
+
+use async_trait::async_trait;
+use leadrouter_domain::ports::StoreError;
+use leadrouter_domain::stats::{Cell, DEDUP_HOURS, GroupBy, StatsStore, StatsUpdate};
+use rusqlite::{Connection, TransactionBehavior, params};
+
+use crate::EmbeddedStore;
+use crate::error::SqlContext;
+
+fn record(conn: &mut Connection, update: &StatsUpdate) -> Result<bool, StoreError> {
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .ctx("begin stats record")?;
+    let fresh = tx
+        .prepare_cached("INSERT OR IGNORE INTO stats_seen (event_id, hour) VALUES (?1, ?2)")
+        .ctx("prepare stats seen")?
+        .execute(params![update.event_id, update.hour])
+        .ctx("stats seen")?
+        == 1;
+    if !fresh {
+        return Ok(false);
+    }
+    {
+        let mut add = tx
+            .prepare_cached(
+                "INSERT INTO stats_buckets (hour, kind, value, name, n) VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (hour, kind, value, name) DO UPDATE SET n = n + excluded.n",
+            )
+            .ctx("prepare stats add")?;
+        for c in &update.cells {
+            let n = i64::try_from(c.n).map_err(|_| StoreError::InvalidArgument {
+                what: "stats increment",
+                reason: format!("{} is out of range", c.n),
+            })?;
+            add.execute(params![update.hour, c.kind.as_str(), c.value, c.name, n])
+                .ctx("stats add")?;
+        }
+    }
+    tx.prepare_cached("DELETE FROM stats_seen WHERE hour < ?1")
+        .ctx("prepare stats prune")?
+        .execute([update.hour - DEDUP_HOURS])
+        .ctx("stats prune")?;
+    tx.commit().ctx("commit stats record")?;
+    Ok(true)
+}
+
+fn read(
+    conn: &Connection,
+    from_hour: i64,
+    to_hour: i64,
+    kind: GroupBy,
+) -> Result<Vec<Cell>, StoreError> {
+    let mut stmt = conn
+        .prepare_cached(
+            "SELECT value, name, SUM(n) FROM stats_buckets
+             WHERE kind = ?1 AND hour >= ?2 AND hour < ?3
+             GROUP BY value, name",
+        )
+        .ctx("prepare stats read")?;
+    let rows = stmt
+        .query_map(params![kind.as_str(), from_hour, to_hour], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, i64>(2)?,
+            ))
+        })
+        .ctx("stats read")?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (value, name, n) = row.ctx("stats row")?;
+        let n = u64::try_from(n).map_err(|_| StoreError::Corrupt {
+            key: format!("stats/{}/{value}/{name}", kind.as_str()),
+            reason: format!("negative count {n}"),
+        })?;
+        out.push(Cell {
+            kind,
+            value,
+            name,
+            n,
+        });
+    }
+    Ok(out)
+}
+
+#[async_trait]
+impl StatsStore for EmbeddedStore {
+    async fn record(&self, update: &StatsUpdate) -> Result<bool, StoreError> {
+        let update = update.clone();
+        self.db()
+            .run("stats record", move |conn| record(conn, &update))
+            .await
+    }
+
+    async fn read(
+        &self,
+        from_hour: i64,
+        to_hour: i64,
+        kinds: &[GroupBy],
+    ) -> Result<Vec<Cell>, StoreError> {
+        let kinds = kinds.to_vec();
+        self.db()
+            .run("stats read", move |conn| {
+                let mut out = Vec::new();
+                for kind in kinds {
+                    out.extend(read(conn, from_hour, to_hour, kind)?);
+                }
+                Ok(out)
+            })
+            .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn update(id: &str, hour: i64, name: &str) -> StatsUpdate {
+        StatsUpdate {
+            event_id: id.into(),
+            hour,
+            cells: vec![
+                Cell {
+                    kind: GroupBy::All,
+                    value: String::new(),
+                    name: name.into(),
+                    n: 1,
+                },
+                Cell {
+                    kind: GroupBy::Rep,
+                    value: "ana".into(),
+                    name: name.into(),
+                    n: 1,
+                },
+            ],
+        }
+    }
+
+    #[tokio::test]
+    async fn counts_once_per_event_and_sums_a_range() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = EmbeddedStore::open(&dir.path().join("s.db")).expect("open");
+        assert!(
+            store
+                .record(&update("a:1", 10, "received"))
+                .await
+                .expect("record")
+        );
+        assert!(
+            !store
+                .record(&update("a:1", 10, "received"))
+                .await
+                .expect("again")
+        );
+        assert!(
+            store
+                .record(&update("b:1", 11, "received"))
+                .await
+                .expect("b")
+        );
+        assert!(
+            store
+                .record(&update("c:1", 12, "received"))
+                .await
+                .expect("c")
+        );
+        let cells = store.read(10, 12, &[GroupBy::All]).await.expect("read");
+        assert_eq!(cells.len(), 1);
+        assert_eq!(cells[0].n, 2);
+        let cells = store
+            .read(0, 100, &[GroupBy::All, GroupBy::Rep])
+            .await
+            .expect("read");
+        assert_eq!(cells.iter().map(|c| c.n).collect::<Vec<_>>(), vec![3, 3]);
+        // Ids older than the de-duplication window are forgotten.
+        store
+            .record(&update("d:1", 12 + DEDUP_HOURS + 1, "received"))
+            .await
+            .expect("d");
+        assert!(
+            store
+                .record(&update("a:1", 10, "received"))
+                .await
+                .expect("old")
+        );
+    }
+}
