@@ -4,6 +4,7 @@
 #
 # Needs: a Rust toolchain (cargo), python3 with venv/pip. Installs into ./.venv (gitignored):
 # moto's server, the AWS-compatible endpoint the DynamoDB/SQS tests talk to with the real SDK.
+# As root with apt: Debian chromium + chromium-driver for the dashboard test (functions/leadrouter/tests/dashboard.rs).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -23,6 +24,19 @@ export MOTO_SERVER="$root/.venv/bin/moto_server"
 # Tests start their own moto servers on free loopback ports; make sure none outlives the run.
 cleanup() { pkill -f "$root/.venv/bin/moto_server" 2>/dev/null || true; }
 trap cleanup EXIT
+
+step "browser for the dashboard test (Debian chromium + chromium-driver)"
+if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null
+  else
+    echo "chromium/chromedriver missing and not root with apt: the dashboard test will skip"
+  fi
+fi
+if [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ]; then
+  export LEADROUTER_REQUIRE_BROWSER=1
+fi
 
 step "cargo fmt --check"
 cargo fmt --all -- --check
