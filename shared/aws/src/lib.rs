@@ -22,10 +22,12 @@ pub mod env;
 pub mod moto;
 pub mod secrets;
 pub mod sqs;
+pub mod stats;
 
 pub use config_store::DynamoConfigStore;
 pub use dynamo::{DynamoStore, create_table};
 pub use sqs::{SqsQueue, create_queue_with_dlq};
+pub use stats::DynamoStatsStore;
 
 use aws_sdk_dynamodb::error::ProvideErrorMetadata;
 use leadrouter_domain::ports::StoreError;

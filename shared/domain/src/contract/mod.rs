@@ -19,6 +19,7 @@
 
 pub mod config;
 pub mod sla;
+pub mod stats;
 
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;

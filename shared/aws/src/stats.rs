@@ -1,0 +1,282 @@
+//! [`DynamoStatsStore`]: the hourly stats buckets in the same single table as the leads.
+//!
+//! | item | `pk` | attributes |
+//! |---|---|---|
+//! | bucket | `STATS#<hour>#<kind>#<value>` | one number per name (`received`, `to_assign:17`, ...), added to with `ADD` |
+//! | group index | `STATS#<hour>#<kind>` | `vals`: string set of the values with a bucket that hour |
+//! | applied event | `STATSEEN#<event id>` | `expires_at` (TTL, 7 days) |
+//!
+//! An update is one `TransactWriteItems`: the applied-event put, conditional on the item not
+//! existing, with the `ADD`s of the buckets and group indexes; a redelivered event fails the
+//! condition and adds nothing. A read is `BatchGetItem`s of known keys: the group indexes of the
+//! range's hours, then their buckets (30 days: 720 index items per kind, 100 per request).
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, Put, TransactWriteItem, Update};
+use leadrouter_domain::ports::StoreError;
+use leadrouter_domain::stats::{Cell, DEDUP_HOURS, GroupBy, StatsStore, StatsUpdate};
+
+use crate::sdk_error;
+
+type Item = HashMap<String, AttributeValue>;
+
+/// Keys per `BatchGetItem` (DynamoDB's limit).
+const BATCH: usize = 100;
+/// Retries of a transaction cancelled by a concurrent one (not by the applied-event condition).
+const TRANSACTION_RETRIES: u32 = 5;
+
+fn s(v: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(v.into())
+}
+
+fn build_error(e: aws_sdk_dynamodb::error::BuildError) -> StoreError {
+    StoreError::Unavailable(format!("request build: {e}"))
+}
+
+fn index_key(hour: i64, kind: GroupBy) -> String {
+    format!("STATS#{hour}#{}", kind.as_str())
+}
+
+fn bucket_key(hour: i64, kind: GroupBy, value: &str) -> String {
+    format!("STATS#{hour}#{}#{value}", kind.as_str())
+}
+
+fn seen_key(event_id: &str) -> String {
+    format!("STATSEEN#{event_id}")
+}
+
+/// The `StatsStore` over one table (the one [`crate::create_table`] or the SAM template makes).
+#[derive(Debug, Clone)]
+pub struct DynamoStatsStore {
+    client: Client,
+    table: String,
+}
+
+impl DynamoStatsStore {
+    /// A stats store over `table`.
+    pub fn new(client: Client, table: impl Into<String>) -> DynamoStatsStore {
+        DynamoStatsStore {
+            client,
+            table: table.into(),
+        }
+    }
+
+    fn transaction(&self, update: &StatsUpdate) -> Result<Vec<TransactWriteItem>, StoreError> {
+        let expires = (update.hour + DEDUP_HOURS + 1) * 3600;
+        let seen = Put::builder()
+            .table_name(&self.table)
+            .item("pk", s(seen_key(&update.event_id)))
+            .item("expires_at", AttributeValue::N(expires.to_string()))
+            .condition_expression("attribute_not_exists(pk)")
+            .build()
+            .map_err(build_error)?;
+        let mut items = vec![TransactWriteItem::builder().put(seen).build()];
+        let mut buckets: BTreeMap<(GroupBy, &str), BTreeMap<&str, u64>> = BTreeMap::new();
+        for c in &update.cells {
+            *buckets
+                .entry((c.kind, c.value.as_str()))
+                .or_default()
+                .entry(c.name.as_str())
+                .or_default() += c.n;
+        }
+        let mut values: BTreeMap<GroupBy, BTreeSet<&str>> = BTreeMap::new();
+        for ((kind, value), names) in &buckets {
+            values.entry(*kind).or_default().insert(value);
+            let mut expr = Vec::new();
+            let mut b = Update::builder()
+                .table_name(&self.table)
+                .key("pk", s(bucket_key(update.hour, *kind, value)));
+            for (i, (name, n)) in names.iter().enumerate() {
+                expr.push(format!("#n{i} :v{i}"));
+                b = b
+                    .expression_attribute_names(format!("#n{i}"), *name)
+                    .expression_attribute_values(
+                        format!(":v{i}"),
+                        AttributeValue::N(n.to_string()),
+                    );
+            }
+            let b = b
+                .update_expression(format!("ADD {}", expr.join(", ")))
+                .build()
+                .map_err(build_error)?;
+            items.push(TransactWriteItem::builder().update(b).build());
+        }
+        for (kind, vals) in values {
+            // A string set cannot hold "" (the `all` group): store values with a prefix.
+            let set: Vec<String> = vals.iter().map(|v| format!("={v}")).collect();
+            let b = Update::builder()
+                .table_name(&self.table)
+                .key("pk", s(index_key(update.hour, kind)))
+                .update_expression("ADD vals :vals")
+                .expression_attribute_values(":vals", AttributeValue::Ss(set))
+                .build()
+                .map_err(build_error)?;
+            items.push(TransactWriteItem::builder().update(b).build());
+        }
+        Ok(items)
+    }
+
+    async fn seen(&self, event_id: &str) -> Result<bool, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", s(seen_key(event_id)))
+            .consistent_read(true)
+            .projection_expression("pk")
+            .send()
+            .await
+            .map_err(|e| sdk_error("GetItem", e))?;
+        Ok(out.item.is_some())
+    }
+
+    /// The items with keys `keys` (absent ones left out), 100 keys per request, unprocessed
+    /// keys asked again.
+    async fn batch_get(&self, keys: Vec<String>) -> Result<Vec<Item>, StoreError> {
+        let mut out = Vec::new();
+        for chunk in keys.chunks(BATCH) {
+            let mut pending: Vec<HashMap<String, AttributeValue>> = chunk
+                .iter()
+                .map(|k| HashMap::from([("pk".to_owned(), s(k.clone()))]))
+                .collect();
+            let mut rounds = 0;
+            while !pending.is_empty() {
+                rounds += 1;
+                if rounds > 10 {
+                    return Err(StoreError::Throttled(
+                        "BatchGetItem: keys left unprocessed".into(),
+                    ));
+                }
+                let ka = KeysAndAttributes::builder()
+                    .set_keys(Some(std::mem::take(&mut pending)))
+                    .consistent_read(true)
+                    .build()
+                    .map_err(build_error)?;
+                let resp = self
+                    .client
+                    .batch_get_item()
+                    .request_items(&self.table, ka)
+                    .send()
+                    .await
+                    .map_err(|e| sdk_error("BatchGetItem", e))?;
+                if let Some(mut r) = resp.responses
+                    && let Some(items) = r.remove(&self.table)
+                {
+                    out.extend(items);
+                }
+                if let Some(mut u) = resp.unprocessed_keys
+                    && let Some(ka) = u.remove(&self.table)
+                {
+                    pending = ka.keys;
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+fn corrupt(key: &str, reason: &str) -> StoreError {
+    StoreError::Corrupt {
+        key: key.to_owned(),
+        reason: reason.to_owned(),
+    }
+}
+
+#[async_trait]
+impl StatsStore for DynamoStatsStore {
+    async fn record(&self, update: &StatsUpdate) -> Result<bool, StoreError> {
+        for _ in 0..=TRANSACTION_RETRIES {
+            let items = self.transaction(update)?;
+            let result = self
+                .client
+                .transact_write_items()
+                .set_transact_items(Some(items))
+                .send()
+                .await;
+            match result {
+                Ok(_) => return Ok(true),
+                Err(e)
+                    if matches!(
+                        e.as_service_error(),
+                        Some(TransactWriteItemsError::TransactionCanceledException(_))
+                    ) =>
+                {
+                    if self.seen(&update.event_id).await? {
+                        return Ok(false);
+                    }
+                    // Cancelled by a concurrent transaction on a shared bucket: again.
+                }
+                Err(e) => return Err(sdk_error("TransactWriteItems", e)),
+            }
+        }
+        Err(StoreError::Throttled(
+            "TransactWriteItems: stats update kept conflicting".into(),
+        ))
+    }
+
+    async fn read(
+        &self,
+        from_hour: i64,
+        to_hour: i64,
+        kinds: &[GroupBy],
+    ) -> Result<Vec<Cell>, StoreError> {
+        let mut index_keys = Vec::new();
+        for hour in from_hour..to_hour.max(from_hour) {
+            for kind in kinds {
+                index_keys.push(index_key(hour, *kind));
+            }
+        }
+        let mut bucket_keys = Vec::new();
+        for item in self.batch_get(index_keys).await? {
+            let pk = item.get("pk").and_then(|v| v.as_s().ok()).cloned();
+            let pk = pk.ok_or_else(|| corrupt("stats index", "missing pk"))?;
+            let vals = item
+                .get("vals")
+                .and_then(|v| v.as_ss().ok())
+                .ok_or_else(|| corrupt(&pk, "missing `vals`"))?;
+            for v in vals {
+                let value = v.strip_prefix('=').unwrap_or(v);
+                bucket_keys.push(format!("{pk}#{value}"));
+            }
+        }
+        let mut sums: BTreeMap<(GroupBy, String, String), u64> = BTreeMap::new();
+        for item in self.batch_get(bucket_keys).await? {
+            let pk = item
+                .get("pk")
+                .and_then(|v| v.as_s().ok())
+                .cloned()
+                .ok_or_else(|| corrupt("stats bucket", "missing pk"))?;
+            // STATS#<hour>#<kind>#<value>: the value may itself hold '#'.
+            let mut parts = pk.splitn(4, '#');
+            let (_, _, kind, value) = (parts.next(), parts.next(), parts.next(), parts.next());
+            let kind = kind
+                .and_then(GroupBy::parse)
+                .ok_or_else(|| corrupt(&pk, "unknown group kind"))?;
+            let value = value.unwrap_or_default().to_owned();
+            for (name, v) in &item {
+                if name == "pk" {
+                    continue;
+                }
+                let n: u64 = v
+                    .as_n()
+                    .ok()
+                    .and_then(|n| n.parse().ok())
+                    .ok_or_else(|| corrupt(&pk, "non-numeric counter"))?;
+                *sums.entry((kind, value.clone(), name.clone())).or_default() += n;
+            }
+        }
+        Ok(sums
+            .into_iter()
+            .map(|((kind, value, name), n)| Cell {
+                kind,
+                value,
+                name,
+                n,
+            })
+            .collect())
+    }
+}
