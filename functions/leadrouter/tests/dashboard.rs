@@ -243,6 +243,17 @@ async fn dashboard_in_a_real_browser() {
     assert_eq!(lead["status"], "assigned");
     assert_eq!(lead["owner"], owner, "the table shows the owner");
     assert_eq!(lead["lead"]["email"], "kim@browser-test.io");
+    // The demo pools' SLA (accept within 15 min) runs: the table counts it down.
+    assert_eq!(lead["due"]["kind"], "accept", "{lead}");
+    let sla = browser
+        .js(&format!(
+            "return document.querySelector('#leads tr[data-id=\"{id}\"]').children[5].textContent"
+        ))
+        .await;
+    assert!(
+        sla.as_str().is_some_and(|t| t.starts_with("accept in 1")),
+        "SLA countdown: {sla}"
+    );
 
     // Toggle a rep away and back.
     browser.click("#reps tr[data-rep=ben] button").await;
