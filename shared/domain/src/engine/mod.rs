@@ -234,16 +234,23 @@ impl Engine {
         self.stats.as_ref()
     }
 
-    /// Sends the events of the lead records a commit wrote. An error here is returned to the
-    /// caller after the write landed: the router's message is then redelivered, finds its lead
+    /// Sends the events of the lead records a commit wrote and adds them to the stats. An error
+    /// here is returned to the caller after the write landed: the router's message is then redelivered, finds its lead
     /// routed and sends the event again (same id); other callers see a transient error.
     async fn publish(&self, leads: &[LeadRecord]) -> Result<(), EngineError> {
-        // Stats first: applied once per event id, so a redelivery that re-publishes is harmless.
+        self.send_events(leads).await?;
+        // After the events, so a stats failure never holds back a notification. Applied once
+        // per event id, so the re-publish after a redelivery does not count twice.
         if let Some(stats) = &self.stats {
             for update in leads.iter().filter_map(crate::stats::update_of) {
                 stats.record(&update).await?;
             }
         }
+        Ok(())
+    }
+
+    /// Sends the events of `leads` to the events queue, if there is one.
+    async fn send_events(&self, leads: &[LeadRecord]) -> Result<(), EngineError> {
         let Some(queue) = &self.events else {
             return Ok(());
         };
