@@ -238,7 +238,8 @@ async fn serve(args: ServeArgs, file_config: Option<RoutingConfig>) -> anyhow::R
     let listener = tokio::net::TcpListener::bind(args.addr)
         .await
         .with_context(|| format!("binding {}", args.addr))?;
-    info!(addr = %listener.local_addr().unwrap_or(args.addr), "listening");
+    let addr = listener.local_addr().unwrap_or(args.addr);
+    info!(%addr, dashboard = %format!("http://{addr}/"), "listening");
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())
         .await
