@@ -48,13 +48,14 @@ echo "built in $((SECONDS - start)) s"
 
 step "artifacts"
 python - "${packages[@]}" <<'EOF'
-import io, struct, sys, zipfile
+import io, os, struct, sys, zipfile
 from pathlib import Path
 
 failed = False
 print(f"{'function':<22} {'bootstrap':>12} {'zipped':>12}")
 for package in sys.argv[1:]:
-    path = Path("target/lambda") / package / "bootstrap"
+    # cargo lambda writes under the cargo target dir, which CARGO_TARGET_DIR may move.
+    path = Path(os.environ.get("CARGO_TARGET_DIR", "target")) / "lambda" / package / "bootstrap"
     if not path.is_file():
         print(f"{package}: missing {path}")
         failed = True
