@@ -3,11 +3,15 @@
 //! `leadrouter config` pushes, lists, shows, diffs and rolls back versioned configs in the store
 //! (`config_cmd.rs`).
 //!
+//! `leadrouter doctor` checks a live store's invariants; `leadrouter redrive` moves dead letters
+//! back to their queue (`ops.rs`).
+//!
 //! `leadrouter serve` runs the HTTP API, the router workers and the sweeper loop in one process
 //! over one SQLite file, with the same domain code the Lambda functions run. See `serve.rs`.
 
 mod config_cmd;
 mod explain;
+mod ops;
 mod serve;
 mod simulate;
 
@@ -41,6 +45,10 @@ enum Command {
     Simulate(simulate::SimulateArgs),
     /// Versioned routing configs in the store: push (validated), history, show, diff, rollback.
     Config(config_cmd::ConfigArgs),
+    /// Check a live store's invariants (owners, caps, counters, rotations, stuck leads); exit 1 on a problem.
+    Doctor(ops::DoctorArgs),
+    /// Move dead-lettered queue messages back to their queue (after a fix).
+    Redrive(ops::RedriveArgs),
     /// Validate a routing config; prints every problem with file, line and hint.
     Check {
         /// The config file (.toml or .json).
@@ -66,6 +74,20 @@ fn main() -> ExitCode {
             }
         },
         Command::Config(args) => match config_cmd::run(args) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("leadrouter: {e:#}");
+                ExitCode::FAILURE
+            }
+        },
+        Command::Doctor(args) => match ops::doctor(args) {
+            Ok(code) => code,
+            Err(e) => {
+                eprintln!("leadrouter: {e:#}");
+                ExitCode::from(2)
+            }
+        },
+        Command::Redrive(args) => match ops::redrive(args) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("leadrouter: {e:#}");

@@ -63,6 +63,13 @@ impl DynamoStore {
             table: table.into(),
         }
     }
+
+    /// A store over `table` with the SDK's usual configuration (credentials, region,
+    /// `AWS_ENDPOINT_URL`): what the admin CLI (`leadrouter doctor --table`) uses.
+    pub async fn from_env(table: impl Into<String>) -> DynamoStore {
+        let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+        DynamoStore::new(Client::new(&sdk), table)
+    }
 }
 
 /// Creates the table with its indexes and TTL, on-demand billing.

@@ -6,6 +6,7 @@
 //! - [`sqs`]: [`SqsQueue`], the `Queue` over one SQS queue whose redrive policy moves messages to a
 //!   dead-letter queue, and [`create_queue_with_dlq`].
 //!
+//! - [`redrive`]: moving dead-lettered messages back to their queue (`leadrouter redrive`).
 //! - [`config_store`]: [`DynamoConfigStore`], versioned routing configs (a head item and one item
 //!   per version, pushed with one conditional `TransactWriteItems`).
 //! - [`env`]: what the Lambda functions build once per cold start, from environment variables.
@@ -20,6 +21,7 @@ pub mod dynamo;
 pub mod env;
 #[cfg(feature = "test-support")]
 pub mod moto;
+pub mod redrive;
 pub mod secrets;
 pub mod sqs;
 pub mod stats;

@@ -4,6 +4,7 @@ pub mod config_store;
 #[cfg(feature = "contract")]
 pub mod contract;
 pub mod decision;
+pub mod doctor;
 pub mod engine;
 pub mod events;
 pub mod experiment;

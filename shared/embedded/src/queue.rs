@@ -324,6 +324,45 @@ impl EmbeddedQueue {
         Ok(moved)
     }
 
+    /// Moves the `max` oldest dead-lettered messages back into the queue, like [`Self::redrive`]
+    /// (`leadrouter redrive`: bounded, so a fix can be tried on a few messages first). The move
+    /// is one transaction: a message is in exactly one of the two tables, so repeating the call
+    /// after a crash never duplicates one. Returns how many moved.
+    #[instrument(skip(self), fields(queue = %self.name), err)]
+    pub async fn redrive_at_most(&self, max: usize) -> Result<usize, StoreError> {
+        let name = Arc::clone(&self.name);
+        let limit = i64::try_from(max).unwrap_or(i64::MAX);
+        let moved = self
+            .db
+            .run("redrive", move |conn| {
+                let tx = conn
+                    .transaction_with_behavior(TransactionBehavior::Immediate)
+                    .ctx("begin redrive")?;
+                let moved = tx
+                    .execute(
+                        "INSERT INTO queue_messages
+                             (queue, id, body, sent_at, visible_at, receive_count, receipt)
+                         SELECT queue, id, body, sent_at, ?2, 0, NULL
+                         FROM queue_dead_letters WHERE queue = ?1 ORDER BY seq LIMIT ?3",
+                        params![&*name, now_micros(), limit],
+                    )
+                    .ctx("redrive")?;
+                tx.execute(
+                    "DELETE FROM queue_dead_letters WHERE seq IN
+                         (SELECT seq FROM queue_dead_letters WHERE queue = ?1 ORDER BY seq LIMIT ?2)",
+                    params![&*name, limit],
+                )
+                .ctx("redrive delete")?;
+                tx.commit().ctx("commit redrive")?;
+                Ok(moved)
+            })
+            .await?;
+        if moved > 0 {
+            self.notify.notify_waiters();
+        }
+        Ok(moved)
+    }
+
     /// How many messages are visible, invisible and dead-lettered right now.
     #[instrument(skip(self), fields(queue = %self.name), err)]
     pub async fn depth(&self) -> Result<QueueDepth, StoreError> {
