@@ -312,6 +312,8 @@ def check(template: dict, ws: Workspace) -> tuple[list[str], list[str]]:
     queue_method_ops: dict[str, set[str]] = {}
     secrets_ops: set[str] = set()
     config_read_ops: set[str] = set()
+    stats_ops: set[str] = set()
+    stats_transact: set[str] = set()
     for path in sorted(aws.glob("*.rs")):
         fns = rust_fns(path.read_text())
         ops = set()
@@ -331,11 +333,18 @@ def check(template: dict, ws: Workspace) -> tuple[list[str], list[str]]:
             config_read_ops = set().union(
                 *(sdk_ops(body) for name, body in fns.items() if name not in CONFIG_ADMIN_FNS)
             )
-        elif path.name == "stats.rs":
-            # DynamoStatsStore: no function holds it yet (GET /v1/stats is local-mode only; see
-            # docs/architecture.md#stats). Wiring it into the functions' engine needs its
-            # operations here and dynamodb:UpdateItem in their policies.
+        elif path.name in ("redrive.rs", "doctor.rs"):
+            # Admin CLI only (`leadrouter redrive` / `doctor`, the admin's credentials): no
+            # function calls them.
             pass
+        elif path.name == "stats.rs":
+            # DynamoStatsStore: the engine of every function built by env::from_env holds it
+            # (LEADROUTER_STATS=on, the default), so those functions call all of its operations.
+            stats_ops = ops
+            stats_flat = re.sub(r"\s+", "", strip_rust(path.read_text()))
+            stats_transact = set(
+                re.findall(r"TransactWriteItem::builder\(\)\.(put|update|delete|condition_check)\(", stats_flat)
+            )
         elif ops:
             errors.append(
                 f"shared/aws/src/{path.name} calls {sorted(ops)}: unknown to check_template.py (teach it the module and USES)"
@@ -461,6 +470,15 @@ def check(template: dict, ws: Workspace) -> tuple[list[str], list[str]]:
                 need.add((action, "Table/index" if on_index else "Table"))
                 if name == "transact_write_items":
                     need |= {(a, "Table") for a in transact_needs}
+        if "DynamoStatsStore" in all_src and uses["store"] == "all":
+            for op in stats_ops:
+                need.add((iam_action("dynamodb", op), "Table"))
+                if op == "transact_write_items":
+                    need |= {
+                        ({"put": "dynamodb:PutItem", "update": "dynamodb:UpdateItem", "delete": "dynamodb:DeleteItem",
+                          "condition_check": "dynamodb:ConditionCheckItem"}[k], "Table")
+                        for k in stats_transact
+                    }
         if "DynamoConfigStore" in all_src:
             for op in config_read_ops:
                 need.add((iam_action("dynamodb", op), "Table"))

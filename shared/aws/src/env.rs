@@ -21,7 +21,7 @@ use leadrouter_domain::config_store::{ConfigWatcher, load_current};
 use leadrouter_domain::engine::Engine;
 use leadrouter_domain::ports::{Clock, Queue, SystemClock};
 
-use crate::{DynamoConfigStore, DynamoStore, SqsQueue};
+use crate::{DynamoConfigStore, DynamoStatsStore, DynamoStore, SqsQueue};
 
 /// How often a warm function reads the config head item to learn of a push: a push reaches every
 /// warm router within this time, for one small `GetItem` per instance per period (not one per
@@ -109,6 +109,8 @@ pub async fn from_env() -> Result<AwsDeps, StartError> {
             (config, Some(Arc::new(watcher)))
         }
     };
+    let stats = stats_enabled(std::env::var("LEADROUTER_STATS").ok().as_deref())?
+        .then(|| DynamoStatsStore::new(dynamo.clone(), table.clone()));
     let store = DynamoStore::new(dynamo, table);
     let sqs = aws_sdk_sqs::Client::new(&sdk);
     let queue = SqsQueue::new(sqs.clone(), queue_url);
@@ -120,12 +122,27 @@ pub async fn from_env() -> Result<AwsDeps, StartError> {
     if let Some(events) = &events {
         engine = engine.with_events(events.clone());
     }
+    if let Some(stats) = stats {
+        engine = engine.with_stats(Arc::new(stats));
+    }
     Ok(AwsDeps {
         engine: Arc::new(engine),
         queue: Arc::new(queue),
         events,
         config_watcher,
     })
+}
+
+/// `LEADROUTER_STATS`: `on` (the default: every lead write adds to the hourly stats that
+/// `GET /v1/stats` reads, about 5 write units per routed lead, see docs/data-model.md) or `off`.
+fn stats_enabled(value: Option<&str>) -> Result<bool, StartError> {
+    match value.map(str::trim) {
+        None | Some("") | Some("on") => Ok(true),
+        Some("off") => Ok(false),
+        Some(other) => Err(StartError(format!(
+            "LEADROUTER_STATS must be `on` or `off`, not `{other}`"
+        ))),
+    }
 }
 
 /// Before an invocation: switches `engine` to a newly pushed config if `watcher` says so (at
@@ -159,6 +176,17 @@ pub fn init_json_logs() {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn stats_switch() {
+        assert!(stats_enabled(None).expect("unset"));
+        assert!(stats_enabled(Some("on")).expect("on"));
+        assert!(!stats_enabled(Some("off")).expect("off"));
+        assert!(
+            stats_enabled(Some("yes")).is_err(),
+            "a typo is an error, not a default"
+        );
+    }
 
     #[test]
     fn config_source_rule() {

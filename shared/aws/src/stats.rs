@@ -8,7 +8,8 @@
 //!
 //! An update is one `TransactWriteItems`: the applied-event put, conditional on the item not
 //! existing, with the `ADD`s of the buckets and group indexes; a redelivered event fails the
-//! condition and adds nothing. A read is `BatchGetItem`s of known keys: the group indexes of the
+//! condition and adds nothing. A routing batch's updates share one transaction (up to 100
+//! items), their common buckets written once. A read is `BatchGetItem`s of known keys: the group indexes of the
 //! range's hours, then their buckets (30 days: 720 index items per kind, 100 per request).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -28,6 +29,8 @@ type Item = HashMap<String, AttributeValue>;
 const BATCH: usize = 100;
 /// Retries of a transaction cancelled by a concurrent one (not by the applied-event condition).
 const TRANSACTION_RETRIES: u32 = 5;
+/// Items per `TransactWriteItems` (DynamoDB's limit).
+const TRANSACTION_ITEMS: usize = 100;
 
 fn s(v: impl Into<String>) -> AttributeValue {
     AttributeValue::S(v.into())
@@ -65,31 +68,39 @@ impl DynamoStatsStore {
         }
     }
 
-    fn transaction(&self, update: &StatsUpdate) -> Result<Vec<TransactWriteItem>, StoreError> {
-        let expires = (update.hour + DEDUP_HOURS + 1) * 3600;
-        let seen = Put::builder()
-            .table_name(&self.table)
-            .item("pk", s(seen_key(&update.event_id)))
-            .item("expires_at", AttributeValue::N(expires.to_string()))
-            .condition_expression("attribute_not_exists(pk)")
-            .build()
-            .map_err(build_error)?;
-        let mut items = vec![TransactWriteItem::builder().put(seen).build()];
-        let mut buckets: BTreeMap<(GroupBy, &str), BTreeMap<&str, u64>> = BTreeMap::new();
-        for c in &update.cells {
-            *buckets
-                .entry((c.kind, c.value.as_str()))
-                .or_default()
-                .entry(c.name.as_str())
-                .or_default() += c.n;
+    /// The write items of one transaction applying `updates` (distinct event ids): an
+    /// applied-event put per update, conditional on its not existing, and one `ADD` per bucket
+    /// and per group index, merged across the updates.
+    fn transaction(&self, updates: &[&StatsUpdate]) -> Result<Vec<TransactWriteItem>, StoreError> {
+        let mut items = Vec::new();
+        for update in updates {
+            let expires = (update.hour + DEDUP_HOURS + 1) * 3600;
+            let seen = Put::builder()
+                .table_name(&self.table)
+                .item("pk", s(seen_key(&update.event_id)))
+                .item("expires_at", AttributeValue::N(expires.to_string()))
+                .condition_expression("attribute_not_exists(pk)")
+                .build()
+                .map_err(build_error)?;
+            items.push(TransactWriteItem::builder().put(seen).build());
         }
-        let mut values: BTreeMap<GroupBy, BTreeSet<&str>> = BTreeMap::new();
-        for ((kind, value), names) in &buckets {
-            values.entry(*kind).or_default().insert(value);
+        let mut buckets: BTreeMap<(i64, GroupBy, &str), BTreeMap<&str, u64>> = BTreeMap::new();
+        for update in updates {
+            for c in &update.cells {
+                *buckets
+                    .entry((update.hour, c.kind, c.value.as_str()))
+                    .or_default()
+                    .entry(c.name.as_str())
+                    .or_default() += c.n;
+            }
+        }
+        let mut values: BTreeMap<(i64, GroupBy), BTreeSet<&str>> = BTreeMap::new();
+        for ((hour, kind, value), names) in &buckets {
+            values.entry((*hour, *kind)).or_default().insert(value);
             let mut expr = Vec::new();
             let mut b = Update::builder()
                 .table_name(&self.table)
-                .key("pk", s(bucket_key(update.hour, *kind, value)));
+                .key("pk", s(bucket_key(*hour, *kind, value)));
             for (i, (name, n)) in names.iter().enumerate() {
                 expr.push(format!("#n{i} :v{i}"));
                 b = b
@@ -105,12 +116,12 @@ impl DynamoStatsStore {
                 .map_err(build_error)?;
             items.push(TransactWriteItem::builder().update(b).build());
         }
-        for (kind, vals) in values {
+        for ((hour, kind), vals) in values {
             // A string set cannot hold "" (the `all` group): store values with a prefix.
             let set: Vec<String> = vals.iter().map(|v| format!("={v}")).collect();
             let b = Update::builder()
                 .table_name(&self.table)
-                .key("pk", s(index_key(update.hour, kind)))
+                .key("pk", s(index_key(hour, kind)))
                 .update_expression("ADD vals :vals")
                 .expression_attribute_values(":vals", AttributeValue::Ss(set))
                 .build()
@@ -118,6 +129,46 @@ impl DynamoStatsStore {
             items.push(TransactWriteItem::builder().update(b).build());
         }
         Ok(items)
+    }
+
+    /// How many of `updates` (at least one) fit in one transaction of at most
+    /// [`TRANSACTION_ITEMS`] items.
+    fn fitting(updates: &[&StatsUpdate]) -> usize {
+        let mut keys: BTreeSet<(i64, GroupBy, &str)> = BTreeSet::new();
+        let mut indexes: BTreeSet<(i64, GroupBy)> = BTreeSet::new();
+        for (n, update) in updates.iter().enumerate() {
+            for c in &update.cells {
+                keys.insert((update.hour, c.kind, c.value.as_str()));
+                indexes.insert((update.hour, c.kind));
+            }
+            if n > 0 && n + 1 + keys.len() + indexes.len() > TRANSACTION_ITEMS {
+                return n;
+            }
+        }
+        updates.len()
+    }
+
+    /// Sends one transaction; `Ok(false)` when DynamoDB cancelled it (an applied-event
+    /// condition failed, or a concurrent transaction touched one of its items).
+    async fn send(&self, items: Vec<TransactWriteItem>) -> Result<bool, StoreError> {
+        match self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .send()
+            .await
+        {
+            Ok(_) => Ok(true),
+            Err(e)
+                if matches!(
+                    e.as_service_error(),
+                    Some(TransactWriteItemsError::TransactionCanceledException(_))
+                ) =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(sdk_error("TransactWriteItems", e)),
+        }
     }
 
     async fn seen(&self, event_id: &str) -> Result<bool, StoreError> {
@@ -190,32 +241,44 @@ fn corrupt(key: &str, reason: &str) -> StoreError {
 impl StatsStore for DynamoStatsStore {
     async fn record(&self, update: &StatsUpdate) -> Result<bool, StoreError> {
         for _ in 0..=TRANSACTION_RETRIES {
-            let items = self.transaction(update)?;
-            let result = self
-                .client
-                .transact_write_items()
-                .set_transact_items(Some(items))
-                .send()
-                .await;
-            match result {
-                Ok(_) => return Ok(true),
-                Err(e)
-                    if matches!(
-                        e.as_service_error(),
-                        Some(TransactWriteItemsError::TransactionCanceledException(_))
-                    ) =>
-                {
-                    if self.seen(&update.event_id).await? {
-                        return Ok(false);
-                    }
-                    // Cancelled by a concurrent transaction on a shared bucket: again.
-                }
-                Err(e) => return Err(sdk_error("TransactWriteItems", e)),
+            if self.send(self.transaction(&[update])?).await? {
+                return Ok(true);
             }
+            if self.seen(&update.event_id).await? {
+                return Ok(false);
+            }
+            // Cancelled by a concurrent transaction on a shared bucket: again.
         }
         Err(StoreError::Throttled(
             "TransactWriteItems: stats update kept conflicting".into(),
         ))
+    }
+
+    /// One transaction per ~7 updates of a routing batch instead of one each: the buckets they
+    /// share (the hour's `all`, the pool, the rule) are written once. If DynamoDB cancels it (an
+    /// event was applied before, as after a redelivery, or a concurrent transaction), that
+    /// chunk falls back to [`StatsStore::record`] one by one, which tells the two apart.
+    async fn record_all(&self, updates: &[StatsUpdate]) -> Result<usize, StoreError> {
+        let mut ids = BTreeSet::new();
+        let unique: Vec<&StatsUpdate> = updates
+            .iter()
+            .filter(|u| ids.insert(u.event_id.as_str()))
+            .collect();
+        let mut applied = 0;
+        let mut rest = &unique[..];
+        while !rest.is_empty() {
+            let n = Self::fitting(rest);
+            let (chunk, tail) = rest.split_at(n);
+            if self.send(self.transaction(chunk)?).await? {
+                applied += chunk.len();
+            } else {
+                for u in chunk {
+                    applied += usize::from(self.record(u).await?);
+                }
+            }
+            rest = tail;
+        }
+        Ok(applied)
     }
 
     async fn read(

@@ -1,5 +1,6 @@
 //! DynamoDB requests per routed lead, counted by an SDK interceptor on the real client against
-//! moto (not estimated), at router batch sizes 1, 10 and 100. Issue target: at most 2 write
+//! moto (not estimated), at router batch sizes 1, 10 and 100, with the hourly stats on (as
+//! deployed by default). Issue target: at most 2 write
 //! requests per lead at batch 10. The figures are printed for `docs/benchmarks.md`
 //! (`cargo test -p leadrouter-aws --test write_counts -- --nocapture`).
 
@@ -10,10 +11,11 @@ use aws_sdk_dynamodb::config::interceptors::BeforeTransmitInterceptorContextRef;
 use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
 use aws_sdk_dynamodb::error::BoxError;
 use leadrouter_aws::moto::{moto, sdk};
-use leadrouter_aws::{DynamoStore, create_table};
+use leadrouter_aws::{DynamoStatsStore, DynamoStore, create_table};
 use leadrouter_domain::config::{Format, RoutingConfig};
 use leadrouter_domain::engine::{Engine, Routed};
 use leadrouter_domain::ports::SystemClock;
+use leadrouter_domain::stats::{GroupBy, StatsStore, hour_of};
 use leadrouter_lead::Lead;
 use uuid::Uuid;
 
@@ -82,9 +84,11 @@ async fn write_requests_per_routed_lead_by_batch_size() {
                 .interceptor(counter.clone())
                 .build(),
         );
+        let stats = Arc::new(DynamoStatsStore::new(client.clone(), table.clone()));
         let store = Arc::new(DynamoStore::new(client, table));
         let cfg = RoutingConfig::parse(CONFIG, Format::Toml, "t.toml").expect("config");
-        let engine = Engine::new(store, cfg, Arc::new(SystemClock));
+        let engine = Engine::new(store, cfg, Arc::new(SystemClock)).with_stats(stats.clone());
+        let started = hour_of(chrono::Utc::now());
         let leads: Vec<Lead> = (0..LEADS)
             .map(|i| Lead {
                 id: Uuid::now_v7(),
@@ -121,6 +125,30 @@ async fn write_requests_per_routed_lead_by_batch_size() {
             "batch {batch:>3}: {w:.2} write requests and {r:.2} read requests per routed lead; by operation: {counts:?}"
         );
         per_lead.insert(batch, w);
+
+        // The stats saw every lead once, and a redelivered batch adds nothing.
+        let again = engine
+            .route_batch(leads[..batch].to_vec())
+            .await
+            .expect("redelivered");
+        assert_eq!(again.len(), batch);
+        let hours = started..hour_of(chrono::Utc::now()) + 1;
+        let cells = stats
+            .read(hours.start, hours.end, &[GroupBy::All])
+            .await
+            .expect("stats");
+        let count = |name: &str| {
+            cells
+                .iter()
+                .filter(|c| c.name == name)
+                .map(|c| c.n)
+                .sum::<u64>()
+        };
+        assert_eq!(
+            (count("received"), count("assigned")),
+            (LEADS as u64, LEADS as u64),
+            "batch {batch}: {cells:?}"
+        );
     }
     assert!(
         per_lead[&10] <= 2.0,

@@ -95,12 +95,23 @@ pub struct StatsUpdate {
     pub cells: Vec<Cell>,
 }
 
-/// Where the buckets live. Adapters: SQLite (`leadrouter-embedded`); DynamoDB not yet.
+/// Where the buckets live. Adapters: SQLite (`leadrouter-embedded`), DynamoDB (`leadrouter-aws`).
 #[async_trait]
 pub trait StatsStore: Send + Sync {
     /// Applies `update` unless an update with the same event id was applied already (within
     /// the last [`DEDUP_HOURS`]); returns whether it was applied.
     async fn record(&self, update: &StatsUpdate) -> Result<bool, StoreError>;
+
+    /// Applies each of `updates` once per event id, like [`StatsStore::record`] on each in turn
+    /// (duplicates within `updates` count once); returns how many were applied. Adapters
+    /// override it to merge a routing batch's updates into fewer writes.
+    async fn record_all(&self, updates: &[StatsUpdate]) -> Result<usize, StoreError> {
+        let mut applied = 0;
+        for u in updates {
+            applied += usize::from(self.record(u).await?);
+        }
+        Ok(applied)
+    }
 
     /// The cells of group kinds `kinds` summed over the hours `[from_hour, to_hour)`.
     async fn read(

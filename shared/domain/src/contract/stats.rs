@@ -101,4 +101,47 @@ pub async fn stats_contract(store: &dyn StatsStore) {
             .expect("within the window"),
         "remembered within the window"
     );
+
+    // A batch: one already applied (b:1), one new id twice, two new ids on the same bucket.
+    let batch = [
+        update("b:1", base + 1, "received", "ana"),
+        update("d:1", base + 5, "assigned", "ana"),
+        update("d:1", base + 5, "assigned", "ana"),
+        update("e:1", base + 5, "assigned", "bo"),
+        update("f:1", base + 5, "assigned", "bo"),
+    ];
+    assert_eq!(
+        store.record_all(&batch).await.expect("record_all"),
+        3,
+        "a batch applies each new event id once"
+    );
+    assert_eq!(
+        store.record_all(&batch).await.expect("record_all again"),
+        0,
+        "a redelivered batch applies nothing"
+    );
+    let hour5 = store
+        .read(base + 5, base + 6, &[GroupBy::All, GroupBy::Rep])
+        .await
+        .expect("read");
+    assert_eq!(
+        sorted(hour5),
+        vec![
+            (GroupBy::All, String::new(), "assigned".into(), 3),
+            (GroupBy::Rep, "ana".into(), "assigned".into(), 1),
+            (GroupBy::Rep, "ana".into(), "to_assign:17".into(), 2),
+            (GroupBy::Rep, "bo".into(), "assigned".into(), 2),
+            (GroupBy::Rep, "bo".into(), "to_assign:17".into(), 4),
+        ],
+        "a batch's updates merge into the same sums as one by one"
+    );
+    let hour1 = store
+        .read(base + 1, base + 2, &[GroupBy::All])
+        .await
+        .expect("read");
+    assert_eq!(
+        sorted(hour1),
+        vec![(GroupBy::All, String::new(), "received".into(), 1)],
+        "the already-applied event in the batch added nothing"
+    );
 }

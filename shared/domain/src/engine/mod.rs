@@ -242,8 +242,9 @@ impl Engine {
         // After the events, so a stats failure never holds back a notification. Applied once
         // per event id, so the re-publish after a redelivery does not count twice.
         if let Some(stats) = &self.stats {
-            for update in leads.iter().filter_map(crate::stats::update_of) {
-                stats.record(&update).await?;
+            let updates: Vec<_> = leads.iter().filter_map(crate::stats::update_of).collect();
+            if !updates.is_empty() {
+                stats.record_all(&updates).await?;
             }
         }
         Ok(())
