@@ -2,7 +2,7 @@
 //! router for `{source, payload}` envelopes that integrations push straight onto the queue.
 
 use chrono::{DateTime, Utc};
-use leadrouter_lead::{FieldProblem, Intake, Lead, derive_lead_id, normalize_json};
+use leadrouter_lead::{FieldProblem, Intake, Lead, derive_lead_id, normalize_json, renormalize};
 use leadrouter_sources::{SourceError, decode_all};
 use uuid::Uuid;
 
@@ -57,13 +57,26 @@ pub fn leads_from_payload(
         };
         match normalize_json(&serde_json::Value::Object(d.fields), &intake) {
             Ok(mut lead) => {
-                if lead.external_id.is_none() {
-                    lead.external_id = d.external_id;
-                }
+                let tool_id = d.external_id.filter(|_| lead.external_id.is_none());
                 // One idempotency key names one lead; batched payloads rely on the tool's ids.
+                // The id derives from the tool's id as sent, so redeliveries keep mapping to the
+                // same lead whatever normalization does to the stored copy below.
                 let key = idempotency_key.filter(|_| i == 0);
-                if let Some(id) = derive_lead_id(name, key, lead.external_id.as_deref()) {
+                let ext = lead.external_id.as_deref().or(tool_id.as_deref());
+                if let Some(id) = derive_lead_id(name, key, ext) {
                     lead.id = id;
+                }
+                if let Some(raw) = tool_id {
+                    // Stored as the router will re-normalize it (one line, at most 256
+                    // characters): found by fuzzing, a raw id with line breaks changed on the
+                    // router, and one over 256 characters made the router reject a lead the
+                    // webhook had accepted. An id too long to store is left out; the lead id
+                    // still derives from it.
+                    let mut with_id = lead.clone();
+                    with_id.external_id = Some(raw);
+                    if let Ok(normalized) = renormalize(with_id) {
+                        lead = normalized;
+                    }
                 }
                 leads.push(lead);
             }
