@@ -6,7 +6,7 @@
 //! `main` (with the DynamoDB/SQS adapters) builds [`Deps`] once per cold start and hands
 //! [`app`] to `lambda_http::run`; tests call [`app`] with real event JSON.
 
-use leadrouter_api::AppState;
+use leadrouter_api::{ApiAuth, AppState};
 
 /// What every invocation needs, built once per cold start.
 pub struct Deps {
@@ -17,4 +17,81 @@ pub struct Deps {
 /// The HTTP application served by the function.
 pub fn app(deps: &Deps) -> axum::Router {
     leadrouter_api::router(deps.state.clone())
+}
+
+/// How the function authenticates admin and rep routes, from `LEADROUTER_API_TOKENS` (`tokens`)
+/// and `LEADROUTER_API_AUTH` (`mode`), with `lookup` resolving `ssm:/path` references:
+///
+/// - tokens `ssm:/path`: the SecureString at that path holds the comma-separated tokens (never
+///   the environment: the function's configuration is readable by anyone who can describe it);
+/// - mode `gateway`: API Gateway's IAM or JWT authorizer authenticated the caller before the
+///   request reached the function (the SAM template with `AdminAuth=IAM|JWT`, where the
+///   authorizer consumes the `Authorization` header), so nothing is checked here.
+///
+/// Anything else stops the cold start with the reason, rather than serving admin routes open.
+pub fn api_auth(
+    tokens: Option<&str>,
+    mode: Option<&str>,
+    lookup: &dyn Fn(&str) -> Option<String>,
+) -> Result<ApiAuth, String> {
+    let tokens = tokens.map(str::trim).filter(|t| !t.is_empty());
+    match (tokens, mode.map(str::trim).filter(|m| !m.is_empty())) {
+        (None, Some("gateway")) => Ok(ApiAuth::trust_gateway()),
+        (Some(_), Some("gateway")) => Err("LEADROUTER_API_TOKENS and LEADROUTER_API_AUTH=gateway \
+             exclude each other: the gateway's authorizer takes the Authorization header"
+            .into()),
+        (_, Some(other)) => Err(format!(
+            "LEADROUTER_API_AUTH is `{other}`; the only value is `gateway`"
+        )),
+        (None, None) => Err(
+            "no API authentication: set LEADROUTER_API_TOKENS to an ssm:/path \
+             reference holding the tokens, or LEADROUTER_API_AUTH=gateway behind an IAM or JWT \
+             authorizer"
+                .into(),
+        ),
+        (Some(reference), None) => {
+            if !reference.starts_with("ssm:") {
+                return Err(
+                    "LEADROUTER_API_TOKENS must be an ssm:/path reference on AWS, \
+                     not the tokens themselves"
+                        .into(),
+                );
+            }
+            let list = lookup(reference)
+                .ok_or_else(|| format!("{reference} (LEADROUTER_API_TOKENS) is not set"))?;
+            ApiAuth::from_list(&list).map_err(|e| format!("{reference}: {e}"))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::api_auth;
+
+    fn ssm(reference: &str) -> Option<String> {
+        (reference == "ssm:/leadrouter/api-tokens").then(|| "a-token-from-ssm-0123456789".into())
+    }
+
+    #[test]
+    fn tokens_come_from_ssm_or_the_gateway_authenticates() {
+        let auth = api_auth(Some("ssm:/leadrouter/api-tokens"), None, &ssm).expect("tokens");
+        assert!(auth.accepts("a-token-from-ssm-0123456789"));
+        assert!(!auth.accepts("anything-else-0123456789"));
+        assert!(api_auth(None, Some("gateway"), &ssm).is_ok());
+        for (tokens, mode, why) in [
+            (None, None, "no API authentication"),
+            (Some("ssm:/leadrouter/missing"), None, "is not set"),
+            (Some("plain-token-0123456789"), None, "must be an ssm:/path"),
+            (
+                Some("ssm:/leadrouter/api-tokens"),
+                Some("gateway"),
+                "exclude each other",
+            ),
+            (None, Some("open"), "the only value"),
+        ] {
+            let err = api_auth(tokens, mode, &ssm).expect_err(why);
+            assert!(err.contains(why), "{err}");
+            assert!(!err.contains("a-token-from-ssm"), "{err}");
+        }
+    }
 }

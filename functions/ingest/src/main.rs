@@ -14,10 +14,21 @@ async fn main() -> Result<(), Error> {
     // Webhook secrets are `ssm:/path` references, fetched from SSM Parameter Store once per cold
     // start (never environment variables); a missing one stops the cold start, naming the
     // reference, rather than refusing deliveries later.
-    let secrets = leadrouter_aws::secrets::for_config(&config).await?;
+    // The API tokens (an `ssm:/path` reference) are fetched in the same calls.
+    let api_tokens = std::env::var("LEADROUTER_API_TOKENS").ok();
+    let api_auth_mode = std::env::var("LEADROUTER_API_AUTH").ok();
+    let mut references = leadrouter_aws::secrets::ssm_references(&config);
+    references.extend(api_tokens.iter().map(|r| r.trim().to_owned()));
+    let secrets = leadrouter_aws::secrets::for_references(references).await?;
     let sources =
         leadrouter_api::hooks::resolve_sources(&config, &|reference| secrets.lookup(reference))
             .map_err(Error::from)?;
+    let auth = leadrouter_ingest::api_auth(
+        api_tokens.as_deref(),
+        api_auth_mode.as_deref(),
+        &|reference| secrets.lookup(reference),
+    )
+    .map_err(Error::from)?;
     let deps = Deps {
         state: AppState {
             engine: aws.engine,
@@ -26,6 +37,9 @@ async fn main() -> Result<(), Error> {
             sources: Arc::new(sources),
             metrics: Arc::default(),
             public_url: std::env::var("LEADROUTER_PUBLIC_URL").ok(),
+            auth,
+            // Config history is read with the admin CLI on AWS (`config history --table`).
+            configs: None,
         },
     };
     lambda_http::run(app(&deps)).await

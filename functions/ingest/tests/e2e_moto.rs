@@ -35,6 +35,8 @@ async fn a_lead_goes_from_the_gateway_through_sqs_to_an_owner_in_dynamodb() {
             sources: Arc::default(),
             metrics: Arc::default(),
             public_url: None,
+            auth: leadrouter_api::ApiAuth::from_list("test-api-token-0123456789").expect("token"),
+            configs: None,
         },
     };
 

@@ -58,6 +58,8 @@ async fn gateway_events_queue_valid_leads_and_refuse_invalid_ones() {
             sources: Arc::default(),
             metrics: Arc::default(),
             public_url: None,
+            auth: leadrouter_api::ApiAuth::from_list("test-api-token-0123456789").expect("token"),
+            configs: None,
         },
     };
 

@@ -50,6 +50,11 @@ pub struct ServeArgs {
     /// what it would have decided; `GET /v1/shadow` reports the differences.
     #[arg(long, env = "LEADROUTER_SHADOW_CONFIG")]
     shadow_config: Option<PathBuf>,
+    /// API tokens for the admin and rep routes, comma separated (each at least 16 characters).
+    /// When unset, a token is generated once into `<data-dir>/api-token` (mode 0600) and used
+    /// from there; its value is never logged.
+    #[arg(long, env = "LEADROUTER_API_TOKENS", hide_env_values = true)]
+    api_tokens: Option<String>,
     /// Log format: `text` or `json`.
     #[arg(long, env = "LEADROUTER_LOG_FORMAT", default_value = "text")]
     log_format: String,
@@ -225,6 +230,7 @@ async fn serve(args: ServeArgs, file_config: Option<RoutingConfig>) -> anyhow::R
         stop_rx.clone(),
     )));
 
+    let auth = api_auth(args.api_tokens.as_deref(), &args.data_dir)?;
     let app = router(AppState {
         engine,
         queue,
@@ -232,8 +238,9 @@ async fn serve(args: ServeArgs, file_config: Option<RoutingConfig>) -> anyhow::R
         sources: Arc::new(sources),
         metrics: Arc::default(),
         public_url: args.public_url,
+        auth,
+        configs: Some(config_api),
     })
-    .merge(leadrouter_api::config::routes(config_api))
     .route("/", axum::routing::get(dashboard));
     let listener = tokio::net::TcpListener::bind(args.addr)
         .await
@@ -250,6 +257,56 @@ async fn serve(args: ServeArgs, file_config: Option<RoutingConfig>) -> anyhow::R
     }
     info!("stopped");
     Ok(())
+}
+
+/// Name of the generated token's file in the data directory.
+const TOKEN_FILE: &str = "api-token";
+
+/// The API tokens: `--api-tokens` / `LEADROUTER_API_TOKENS` when given, else the token in
+/// `<data-dir>/api-token`, generated on first start. Admin routes are never open: a fresh
+/// `serve` is safe on any interface, and the token is one `cat` away for its owner (the file is
+/// readable by the owner only). The value never goes to the log, only the file's path.
+fn api_auth(
+    tokens: Option<&str>,
+    data_dir: &std::path::Path,
+) -> anyhow::Result<leadrouter_api::ApiAuth> {
+    if let Some(list) = tokens {
+        let auth = leadrouter_api::ApiAuth::from_list(list)
+            .map_err(|e| anyhow::anyhow!("LEADROUTER_API_TOKENS: {e}"))?;
+        info!("admin routes need one of the configured API tokens");
+        return Ok(auth);
+    }
+    let path = data_dir.join(TOKEN_FILE);
+    let token = match std::fs::read_to_string(&path) {
+        Ok(t) => t.trim().to_owned(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            // Two random (v4) UUIDs: 244 random bits from the OS generator.
+            let token = format!(
+                "lr_{}{}",
+                uuid::Uuid::new_v4().simple(),
+                uuid::Uuid::new_v4().simple()
+            );
+            write_private(&path, &token).with_context(|| format!("writing {}", path.display()))?;
+            token
+        }
+        Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
+    };
+    let auth = leadrouter_api::ApiAuth::from_list(&token)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    info!(token_file = %path.display(), "admin routes need the API token in the token file");
+    Ok(auth)
+}
+
+/// Creates `path` with `contents`, readable and writable by the owner only.
+fn write_private(path: &std::path::Path, contents: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(path)?;
+    file.write_all(contents.as_bytes())?;
+    file.write_all(b"\n")
 }
 
 /// The dashboard page (plain HTML and JS, no build step): live leads, reps with availability

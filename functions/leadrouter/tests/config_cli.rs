@@ -120,15 +120,15 @@ async fn serve_runs_the_pushed_config_and_follows_pushes() {
         .arg("--data-dir")
         .arg(&data)
         .env_remove("LEADROUTER_CONFIG")
+        .env_remove("LEADROUTER_API_TOKENS")
         .env("LEADROUTER_LOG", "warn")
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()
         .expect("spawn serve");
     let base = format!("http://127.0.0.1:{port}");
-    let client = reqwest::Client::new();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    while client
+    while reqwest::Client::new()
         .get(format!("{base}/v1/healthz"))
         .send()
         .await
@@ -137,6 +137,31 @@ async fn serve_runs_the_pushed_config_and_follows_pushes() {
         assert!(std::time::Instant::now() < deadline, "serve did not start");
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
+    // No LEADROUTER_API_TOKENS: serve generated a token into the data directory, owner-only.
+    let token_file = data.join("api-token");
+    let token = std::fs::read_to_string(&token_file).expect("generated token file");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&token_file)
+            .expect("meta")
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600, "the token file is the owner's only");
+    }
+    let open = reqwest::Client::new()
+        .get(format!("{base}/v1/reps"))
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(open.status(), 401, "admin routes are never open");
+    let client = reqwest::Client::builder()
+        .default_headers(reqwest::header::HeaderMap::from_iter([(
+            reqwest::header::AUTHORIZATION,
+            format!("Bearer {}", token.trim()).parse().expect("header"),
+        )]))
+        .build()
+        .expect("client");
 
     let first = route_one(&client, &base, 1).await;
     assert_eq!(first["owner"], "ana", "{first}");

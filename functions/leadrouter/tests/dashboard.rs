@@ -158,6 +158,8 @@ impl Browser {
     }
 }
 
+const TOKEN: &str = "dashboard-test-token-0123456789";
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dashboard_in_a_real_browser() {
     let have = Path::new(CHROMEDRIVER).exists() && Path::new(CHROMIUM).exists();
@@ -181,6 +183,7 @@ async fn dashboard_in_a_real_browser() {
             .arg(dir.path().join("data"))
             .env_remove("LEADROUTER_CONFIG")
             .env("LEADROUTER_LOG", "warn")
+            .env("LEADROUTER_API_TOKENS", TOKEN)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -196,13 +199,24 @@ async fn dashboard_in_a_real_browser() {
             .spawn()
             .expect("spawn chromedriver"),
     );
-    let client = reqwest::Client::new();
+    let client = reqwest::Client::builder()
+        .default_headers(reqwest::header::HeaderMap::from_iter([(
+            reqwest::header::AUTHORIZATION,
+            format!("Bearer {TOKEN}").parse().expect("header"),
+        )]))
+        .build()
+        .expect("client");
     wait_http(&client, &format!("{base}/v1/healthz")).await;
     wait_http(&client, &format!("{driver}/status")).await;
 
     let browser = Browser::start(&client, &driver, &dir.path().join("profile")).await;
     browser
         .call("/url", json!({ "url": format!("{base}/") }))
+        .await;
+    // The admin routes need the token: typed into the page's field, as a user would.
+    browser.type_into("#token", TOKEN).await;
+    browser
+        .js("document.querySelector('#token').dispatchEvent(new Event('change')); return true")
         .await;
     browser
         .wait_for(

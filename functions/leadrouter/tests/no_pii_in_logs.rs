@@ -17,6 +17,10 @@ const PII: &[&str] = &[
     "secret message canary",
 ];
 
+/// The API token: a secret, so it must not reach the logs either.
+const TOKEN: &str = "pii-canary-api-token-0123456789";
+const WRONG_TOKEN: &str = "pii-canary-wrong-token-0123456789";
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn routing_leads_logs_no_personal_data() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -37,12 +41,19 @@ async fn routing_leads_logs_no_personal_data() {
         .arg("--data-dir")
         .arg(dir.path().join("data"))
         .env("LEADROUTER_LOG", "trace")
+        .env("LEADROUTER_API_TOKENS", TOKEN)
         .stdout(Stdio::null())
         .stderr(log)
         .spawn()
         .expect("spawn");
     let base = format!("http://127.0.0.1:{port}");
-    let client = reqwest::Client::new();
+    let client = reqwest::Client::builder()
+        .default_headers(reqwest::header::HeaderMap::from_iter([(
+            reqwest::header::AUTHORIZATION,
+            format!("Bearer {TOKEN}").parse().expect("header"),
+        )]))
+        .build()
+        .expect("client");
     let deadline = Instant::now() + Duration::from_secs(30);
     while client
         .get(format!("{base}/v1/healthz"))
@@ -102,6 +113,14 @@ async fn routing_leads_logs_no_personal_data() {
         assert!(Instant::now() < deadline, "lead not routed");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    // Refused tokens are not logged either (a typo'd token is most of a real one).
+    let wrong = reqwest::Client::new()
+        .get(format!("{base}/v1/reps"))
+        .bearer_auth(WRONG_TOKEN)
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(wrong.status(), 401);
     child.kill().expect("kill");
     child.wait().expect("reap");
     let logs = std::fs::read_to_string(&log_path).expect("logs");
@@ -110,6 +129,12 @@ async fn routing_leads_logs_no_personal_data() {
         "the logs do carry lead ids (so the test sees the routing logs)"
     );
     assert!(logs.lines().count() > 5, "trace logging produced output");
+    for secret in [TOKEN, WRONG_TOKEN] {
+        assert!(
+            !logs.contains(secret),
+            "an API token `{secret}` found in the logs"
+        );
+    }
     for value in PII {
         assert!(
             !logs.contains(value),

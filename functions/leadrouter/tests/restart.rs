@@ -44,6 +44,7 @@ impl Server {
             .arg("--config")
             .arg(config)
             .env("LEADROUTER_LOG", "warn")
+            .env("LEADROUTER_API_TOKENS", TOKEN)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -109,6 +110,8 @@ async fn post_leads(client: &reqwest::Client, base: &str, start: usize, n: usize
     ids
 }
 
+const TOKEN: &str = "restart-test-token-0123456789";
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_during_routing_loses_nothing() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -116,6 +119,10 @@ async fn sigkill_during_routing_loses_nothing() {
     std::fs::write(&config, CONFIG).expect("write config");
     let data = dir.path().join("data");
     let client = reqwest::Client::builder()
+        .default_headers(reqwest::header::HeaderMap::from_iter([(
+            reqwest::header::AUTHORIZATION,
+            format!("Bearer {TOKEN}").parse().expect("header"),
+        )]))
         .timeout(Duration::from_secs(5))
         .build()
         .expect("client");

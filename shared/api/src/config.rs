@@ -1,45 +1,60 @@
 //! `GET /v1/config/history` and `GET /v1/config/{version}`: the versioned routing configs
-//! (`leadrouter config push`) over HTTP, read-only. Served by `leadrouter serve`; merged beside
-//! [`crate::router`] with [`routes`], since it needs the config store rather than the engine.
+//! (`leadrouter config push`) over HTTP, read-only. Served where [`AppState::configs`] holds a
+//! config store (`leadrouter serve`); elsewhere `501 config_unavailable` (on AWS the admin CLI
+//! reads the history: `leadrouter config history --table`).
 
 use std::sync::Arc;
 
-use axum::Router;
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
-use axum::routing::get;
+use axum::http::StatusCode;
 use leadrouter_domain::config_store::{ConfigMeta, ConfigStore};
 use serde::{Deserialize, Serialize};
 
+use crate::AppState;
 use crate::error::ApiError;
 
-/// The config routes over `store`, to merge with [`crate::router`].
-pub fn routes(store: Arc<dyn ConfigStore>) -> Router {
-    Router::new()
-        .route("/v1/config/history", get(history))
-        .route("/v1/config/{version}", get(version))
-        .with_state(store)
+fn store(state: &AppState) -> Result<Arc<dyn ConfigStore>, ApiError> {
+    state.configs.clone().ok_or_else(|| {
+        ApiError::new(
+            StatusCode::NOT_IMPLEMENTED,
+            "config_unavailable",
+            "this deployment serves no config history; use `leadrouter config history --table`",
+        )
+    })
 }
 
 /// `?limit=` of the history (default 20, at most 100).
 #[derive(Debug, Deserialize)]
-struct HistoryQuery {
-    limit: Option<usize>,
+pub struct HistoryQuery {
+    limit: Option<String>,
 }
 
 /// The history response.
 #[derive(Debug, Serialize)]
-struct History {
+pub struct History {
     /// The current version (`null` before the first push).
     current: Option<u64>,
     /// Newest first.
     versions: Vec<ConfigMeta>,
 }
 
-async fn history(
-    State(store): State<Arc<dyn ConfigStore>>,
-    Query(q): Query<HistoryQuery>,
+/// `GET /v1/config/history?limit=`.
+pub async fn history(
+    State(state): State<AppState>,
+    q: Result<Query<HistoryQuery>, QueryRejection>,
 ) -> Result<axum::Json<History>, ApiError> {
-    let versions = store.history(q.limit.unwrap_or(20).clamp(1, 100)).await?;
+    let Query(q) = q.map_err(|e| ApiError::bad_field("query", e.body_text()))?;
+    let limit = match q.limit.as_deref() {
+        None => 20,
+        // Out-of-range numbers are clamped, as before; only non-numbers are refused.
+        Some(l) => l
+            .parse::<usize>()
+            .map_err(|_| ApiError::bad_field("limit", "a whole number (1 to 100)"))?
+            .clamp(1, 100),
+    };
+    let store = store(&state)?;
+    let versions = store.history(limit).await?;
     Ok(axum::Json(History {
         current: versions.first().map(|m| m.version),
         versions,
@@ -48,16 +63,18 @@ async fn history(
 
 /// One version: its metadata, format and source text.
 #[derive(Debug, Serialize)]
-struct Version {
+pub struct Version {
     meta: ConfigMeta,
     format: String,
     source: String,
 }
 
-async fn version(
-    State(store): State<Arc<dyn ConfigStore>>,
+/// `GET /v1/config/{version}` (a number or `current`).
+pub async fn version(
+    State(state): State<AppState>,
     Path(version): Path<String>,
 ) -> Result<axum::Json<Version>, ApiError> {
+    let store = store(&state)?;
     let doc = if version == "current" {
         store.current().await?
     } else {

@@ -55,6 +55,42 @@ impl ApiError {
         }
     }
 
+    /// A 413 naming the body.
+    pub fn payload_too_large(limit: usize) -> ApiError {
+        let mut err = ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            format!("the body exceeds {limit} bytes"),
+        );
+        err.fields.push(FieldError {
+            field: "body".into(),
+            problem: format!("longer than {limit} bytes"),
+        });
+        err
+    }
+
+    /// A 415 naming the `Content-Type` header.
+    pub fn unsupported_media_type(message: impl Into<String>, accepted: &str) -> ApiError {
+        let mut err = ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            message,
+        );
+        err.fields.push(FieldError {
+            field: "Content-Type".into(),
+            problem: format!("must be {accepted}"),
+        });
+        err
+    }
+
+    /// A 422 naming one field.
+    pub fn invalid_field(field: &str, problem: impl Into<String>) -> ApiError {
+        let mut err = ApiError::bad_field(field, problem);
+        err.status = StatusCode::UNPROCESSABLE_ENTITY;
+        err.code = "validation_failed";
+        err
+    }
+
     /// A 404.
     pub fn not_found(what: impl Into<String>) -> ApiError {
         ApiError::new(StatusCode::NOT_FOUND, "not_found", what)

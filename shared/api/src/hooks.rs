@@ -104,18 +104,40 @@ fn bump(c: &AtomicU64) {
 pub fn body_error(e: BytesRejection) -> ApiError {
     let status = e.status();
     if status == StatusCode::PAYLOAD_TOO_LARGE {
-        ApiError::new(
-            status,
-            "payload_too_large",
-            format!("the body exceeds {} bytes", crate::MAX_BODY_BYTES),
-        )
+        ApiError::payload_too_large(crate::MAX_BODY_BYTES)
     } else {
-        ApiError::new(
+        let mut err = ApiError::new(
             StatusCode::BAD_REQUEST,
             "malformed_body",
             "the body could not be read",
-        )
+        );
+        err.fields.push(FieldError {
+            field: "body".into(),
+            problem: "could not be read".into(),
+        });
+        err
     }
+}
+
+/// The body of an admin or rep route that takes JSON: `Content-Type: application/json` (415
+/// otherwise, naming the header) and within the size limit (413, naming the body).
+pub fn json_body(
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Bytes, ApiError> {
+    let body = body.map_err(body_error)?;
+    let json = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|t| t.trim().eq_ignore_ascii_case("application/json"));
+    if !json {
+        return Err(ApiError::unsupported_media_type(
+            "send the body as JSON with `Content-Type: application/json`",
+            "application/json",
+        ));
+    }
+    Ok(body)
 }
 
 /// Handles one webhook delivery.
@@ -260,16 +282,17 @@ fn payload_error(e: PayloadError) -> ApiError {
         }
     };
     match e {
-        SourceError::UnsupportedContentType { tool, content_type } => ApiError::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported_media_type",
-            format!("{tool} payloads do not come as `{content_type}`"),
-        ),
-        SourceError::TooLarge => ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "payload_too_large",
-            "the payload is too large",
-        ),
+        SourceError::UnsupportedContentType { tool, content_type } => {
+            ApiError::unsupported_media_type(
+                format!("{tool} payloads do not come as `{content_type}`"),
+                &format!("the type {tool} sends"),
+            )
+        }
+        SourceError::TooLarge => {
+            let mut err = ApiError::payload_too_large(crate::MAX_BODY_BYTES);
+            err.message = "the payload (or one of its parts) is too large".into();
+            err
+        }
         SourceError::Malformed(what) => {
             let mut err = ApiError::new(
                 StatusCode::BAD_REQUEST,

@@ -10,6 +10,9 @@ use uuid::Uuid;
 
 use crate::{ApiError, AppState, MAX_BODY_BYTES};
 
+/// The body types intake accepts.
+const ACCEPTED: &str = "application/json or application/x-www-form-urlencoded";
+
 /// Longest accepted `Idempotency-Key`.
 const MAX_KEY_LEN: usize = 255;
 
@@ -45,11 +48,7 @@ pub async fn create(
 /// Decodes and normalizes a request body into a lead with its final id.
 pub fn decode(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<Lead, ApiError> {
     if body.len() > MAX_BODY_BYTES {
-        return Err(ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "payload_too_large",
-            format!("the body exceeds {MAX_BODY_BYTES} bytes"),
-        ));
+        return Err(ApiError::payload_too_large(MAX_BODY_BYTES));
     }
     let key = match headers.get("idempotency-key") {
         None => None,
@@ -108,19 +107,23 @@ pub fn decode(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<Lead
             normalize_form(body, &intake).map_err(|e| form_error(e, body))?
         }
         "" => {
-            return Err(ApiError::new(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "unsupported_media_type",
+            return Err(ApiError::unsupported_media_type(
                 "set Content-Type to application/json or application/x-www-form-urlencoded",
+                ACCEPTED,
             ));
         }
         other => {
-            return Err(ApiError::new(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "unsupported_media_type",
+            // The value is echoed only if it looks like a media type (it is caller input).
+            let shown = if other.len() <= 100 && other.bytes().all(|b| b.is_ascii_graphic()) {
+                other
+            } else {
+                "this type"
+            };
+            return Err(ApiError::unsupported_media_type(
                 format!(
-                    "`{other}` is not accepted; use application/json or application/x-www-form-urlencoded"
+                    "`{shown}` is not accepted; use application/json or application/x-www-form-urlencoded"
                 ),
+                ACCEPTED,
             ));
         }
     };

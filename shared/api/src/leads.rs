@@ -1,8 +1,9 @@
 //! Reading leads, and the actions reps take on them.
 
 use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use leadrouter_domain::engine::{ActionOutcome, Claim, RepAction};
 use leadrouter_domain::ports::LeadQuery;
@@ -113,14 +114,28 @@ struct ActionBody {
     reason: Option<String>,
 }
 
-fn action_body(body: &[u8]) -> Result<ActionBody, ApiError> {
-    serde_json::from_slice::<ActionBody>(body).map_err(|e| {
-        let mut err = ApiError::bad_field("rep", "send {\"rep\": \"<rep id>\"}");
+/// Longest rep id accepted in an action body (config ids are short; this bounds what is
+/// looked up and echoed).
+const REP_ID_MAX: usize = 128;
+
+fn action_body(
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<ActionBody, ApiError> {
+    let body = crate::hooks::json_body(headers, body)?;
+    let parsed = serde_json::from_slice::<ActionBody>(&body).map_err(|e| {
+        let mut err = ApiError::invalid_field("rep", "send {\"rep\": \"<rep id>\"}");
         err.message = format!("invalid action body: {e}");
-        err.status = StatusCode::UNPROCESSABLE_ENTITY;
-        err.code = "validation_failed";
         err
-    })
+    })?;
+    let len = parsed.rep.chars().count();
+    if len == 0 || len > REP_ID_MAX {
+        return Err(ApiError::invalid_field(
+            "rep",
+            format!("a rep id of 1 to {REP_ID_MAX} characters"),
+        ));
+    }
+    Ok(parsed)
 }
 
 /// `POST /v1/leads/{id}/{action}` with `{"rep": ..., "reason": ...}`: `accept`, `contacted`
@@ -129,10 +144,11 @@ fn action_body(body: &[u8]) -> Result<ActionBody, ApiError> {
 pub async fn act(
     State(state): State<AppState>,
     Path((id, action)): Path<(String, String)>,
-    body: Bytes,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let id = parse_id(&id)?;
-    let ActionBody { rep, reason } = action_body(&body)?;
+    let ActionBody { rep, reason } = action_body(&headers, body)?;
     let action = match action.as_str() {
         "accept" => RepAction::Accept,
         "contacted" => RepAction::Contacted,
@@ -183,10 +199,11 @@ pub async fn act(
 pub async fn claim(
     State(state): State<AppState>,
     Path(id): Path<String>,
-    body: Bytes,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let id = parse_id(&id)?;
-    let ActionBody { rep, .. } = action_body(&body)?;
+    let ActionBody { rep, .. } = action_body(&headers, body)?;
     match state.engine.claim(id, &rep).await? {
         Claim::Claimed(rec) => Ok(axum::Json(view(&rec)).into_response()),
         Claim::AlreadyOwned { by } => Ok((

@@ -8,7 +8,10 @@
 //! - [`hooks`]: `POST /v1/hooks/{source}`, each tool's native webhook, authenticated by its own
 //!   signature scheme.
 //! - [`error`]: the one JSON error shape.
+//! - [`routes`]: the route table the router is built from; [`auth`]: API tokens for every
+//!   route that is not intake, health, the dashboard or the OpenAPI document.
 
+pub mod auth;
 pub mod config;
 pub mod error;
 pub mod experiments;
@@ -16,6 +19,7 @@ pub mod hooks;
 pub mod intake;
 pub mod leads;
 pub mod reps;
+pub mod routes;
 pub mod shadow;
 pub mod stats;
 
@@ -23,13 +27,19 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::http::StatusCode;
-use axum::routing::{get, post};
+use axum::http::{StatusCode, header};
+use axum::routing::{MethodRouter, on};
+use leadrouter_domain::config_store::ConfigStore;
 use leadrouter_domain::engine::Engine;
 use leadrouter_domain::ports::Queue;
 use tower_http::catch_panic::CatchPanicLayer;
 
+pub use auth::ApiAuth;
 pub use error::ApiError;
+use routes::{Endpoint, ROUTES};
+
+/// The OpenAPI 3.1 document of this API (`docs/openapi.json`), served at `GET /v1/openapi.json`.
+pub const OPENAPI_JSON: &str = include_str!("../../../docs/openapi.json");
 
 /// Largest request body accepted (413 beyond). Lead forms are a few KiB.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -50,25 +60,37 @@ pub struct AppState {
     /// The public base URL (`https://leads.example.com`) the tools call; signature schemes that
     /// sign the URL (HubSpot v3) need it behind proxies. Defaults to `https://` + Host.
     pub public_url: Option<String>,
+    /// How admin and rep routes authenticate callers ([`auth`]).
+    pub auth: ApiAuth,
+    /// The versioned config store behind `GET /v1/config/*` (`None`: those routes answer 501).
+    pub configs: Option<Arc<dyn ConfigStore>>,
 }
 
-/// The v1 API.
+/// The v1 API: every route of [`routes::ROUTES`] but the dashboard (the local binary adds `GET /`),
+/// behind the token check for the secured ones.
 pub fn router(state: AppState) -> Router {
-    Router::new()
-        .route("/v1/healthz", get(health))
-        .route("/v1/leads", post(intake::create).get(leads::list))
-        .route("/v1/leads/{id}", get(leads::get))
-        .route("/v1/leads/{id}/{action}", post(leads::act))
-        .route("/v1/leads/{id}/claim", post(leads::claim))
-        .route("/v1/pools/{id}/queue", get(leads::pool_queue))
-        .route("/v1/hooks/{source}", post(hooks::receive))
-        .route("/v1/sources", get(hooks::list))
-        .route("/v1/reps", get(reps::list))
-        .route("/v1/reps/{id}", get(reps::get).patch(reps::patch))
-        .route("/v1/experiments/{id}", get(experiments::get))
-        .route("/v1/shadow", get(shadow::report))
-        .route("/v1/stats", get(stats::get))
-        .fallback(|| async { ApiError::not_found("no such route") })
+    let mut by_path: Vec<(&'static str, MethodRouter<AppState>)> = Vec::new();
+    for route in ROUTES {
+        // The table's methods are constants: a typo there fails the route-table test.
+        let Ok(method) = route.method.parse::<axum::http::Method>() else {
+            continue;
+        };
+        let Ok(filter) = axum::routing::MethodFilter::try_from(method) else {
+            continue;
+        };
+        let Some(handler) = endpoint(route.endpoint, filter) else {
+            continue;
+        };
+        match by_path.iter_mut().find(|(p, _)| *p == route.path) {
+            Some((_, existing)) => *existing = std::mem::take(existing).merge(handler),
+            None => by_path.push((route.path, handler)),
+        }
+    }
+    let mut app = Router::new();
+    for (path, handler) in by_path {
+        app = app.route(path, handler);
+    }
+    app.fallback(|| async { ApiError::not_found("no such route") })
         .method_not_allowed_fallback(|| async {
             ApiError::new(
                 StatusCode::METHOD_NOT_ALLOWED,
@@ -76,6 +98,12 @@ pub fn router(state: AppState) -> Router {
                 "method not allowed on this route",
             )
         })
+        // Inside the body limit and the panic catcher, after routing: the middleware sees the
+        // matched path and looks its access up in the table.
+        .layer(axum::middleware::from_fn_with_state(
+            state.auth.clone(),
+            auth::require_token,
+        ))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         // A panic is a bug; the caller still gets the JSON error shape, and the process lives on.
         .layer(CatchPanicLayer::custom(|_| {
@@ -88,6 +116,36 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
+/// The handler of each endpoint (`None` for the dashboard, which the local binary serves).
+/// A `match` without a wildcard: a new endpoint does not compile until it is served here.
+fn endpoint(e: Endpoint, f: axum::routing::MethodFilter) -> Option<MethodRouter<AppState>> {
+    Some(match e {
+        Endpoint::Dashboard => return None,
+        Endpoint::Health => on(f, health),
+        Endpoint::OpenApi => on(f, openapi),
+        Endpoint::CreateLead => on(f, intake::create),
+        Endpoint::ListLeads => on(f, leads::list),
+        Endpoint::GetLead => on(f, leads::get),
+        Endpoint::LeadAction => on(f, leads::act),
+        Endpoint::ClaimLead => on(f, leads::claim),
+        Endpoint::PoolQueue => on(f, leads::pool_queue),
+        Endpoint::Hook => on(f, hooks::receive),
+        Endpoint::Sources => on(f, hooks::list),
+        Endpoint::ListReps => on(f, reps::list),
+        Endpoint::GetRep => on(f, reps::get),
+        Endpoint::PatchRep => on(f, reps::patch),
+        Endpoint::Experiment => on(f, experiments::get),
+        Endpoint::Shadow => on(f, shadow::report),
+        Endpoint::Stats => on(f, stats::get),
+        Endpoint::ConfigHistory => on(f, config::history),
+        Endpoint::ConfigVersion => on(f, config::version),
+    })
+}
+
 async fn health() -> axum::Json<serde_json::Value> {
     axum::Json(serde_json::json!({ "status": "ok" }))
+}
+
+async fn openapi() -> impl axum::response::IntoResponse {
+    ([(header::CONTENT_TYPE, "application/json")], OPENAPI_JSON)
 }

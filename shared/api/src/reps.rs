@@ -1,7 +1,9 @@
 //! Reps: configuration joined with live state, and availability changes.
 
 use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, State};
+use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use leadrouter_domain::config::Rep;
@@ -68,6 +70,9 @@ pub async fn get(
     Ok(axum::Json(view(rep, &s, state.engine.now())).into_response())
 }
 
+/// Most out-of-office ranges one rep may have (they are checked on every routing decision).
+const MAX_OUT_OF_OFFICE: usize = 50;
+
 struct PatchBody {
     status: Option<Availability>,
     out_of_office: Option<Vec<OutOfOffice>>,
@@ -107,8 +112,14 @@ fn parse_patch(body: &[u8]) -> Result<PatchBody, ApiError> {
                 })?)
             }
             other => {
+                // The key is caller input: named only while it is short enough to be a name.
+                let field = if other.chars().count() <= 64 {
+                    other
+                } else {
+                    "body"
+                };
                 return Err(invalid(
-                    other,
+                    field,
                     "unknown field (expected status, out_of_office)".into(),
                 ));
             }
@@ -122,14 +133,22 @@ fn parse_patch(body: &[u8]) -> Result<PatchBody, ApiError> {
 pub async fn patch(
     State(state): State<AppState>,
     Path(id): Path<String>,
-    body: Bytes,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let cfg = state.engine.config();
     let rep = cfg
         .rep(&id)
         .ok_or_else(|| ApiError::not_found(format!("no rep {id}")))?;
+    let body = crate::hooks::json_body(&headers, body)?;
     let body = parse_patch(&body)?;
     if let Some(ranges) = &body.out_of_office {
+        if ranges.len() > MAX_OUT_OF_OFFICE {
+            return Err(ApiError::invalid_field(
+                "out_of_office",
+                format!("at most {MAX_OUT_OF_OFFICE} ranges"),
+            ));
+        }
         let bad: Vec<FieldError> = ranges
             .iter()
             .enumerate()

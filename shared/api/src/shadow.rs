@@ -17,15 +17,20 @@ use crate::{ApiError, AppState};
 #[derive(Debug, Deserialize)]
 pub struct ShadowQuery {
     /// How many of the newest leads to read (default 1,000, at most 50,000).
-    limit: Option<usize>,
+    limit: Option<String>,
 }
 
 /// `GET /v1/shadow?limit=N`.
 pub async fn report(
     State(state): State<AppState>,
-    Query(q): Query<ShadowQuery>,
+    q: Result<Query<ShadowQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, ApiError> {
-    let limit = q.limit.unwrap_or(1_000);
+    // Rejections become the JSON error shape (axum's own are plain text).
+    let Query(q) = q.map_err(|e| ApiError::bad_field("query", e.body_text()))?;
+    let limit = match q.limit.as_deref() {
+        None => 1_000,
+        Some(l) => l.parse::<usize>().unwrap_or(0),
+    };
     if limit == 0 || limit > 50_000 {
         return Err(ApiError::bad_field("limit", "from 1 to 50000"));
     }

@@ -16,6 +16,8 @@ use leadrouter_embedded::{EmbeddedStore, QueueConfig};
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
+const TOKEN: &str = "test-api-token-0123456789";
+
 const CONFIG: &str = r#"
 [[reps]]
 id = "ana"
@@ -70,12 +72,21 @@ impl App {
                 sources: Arc::default(),
                 metrics: Arc::default(),
                 public_url: None,
+                auth: leadrouter_api::ApiAuth::from_list(TOKEN).expect("token"),
+                configs: None,
             },
             _dir: dir,
         }
     }
 
-    async fn call(&self, req: Request<Body>) -> (StatusCode, Value) {
+    /// Sends `req` with the API token (unless it names its own `Authorization`).
+    async fn call(&self, mut req: Request<Body>) -> (StatusCode, Value) {
+        if !req.headers().contains_key(header::AUTHORIZATION) {
+            req.headers_mut().insert(
+                header::AUTHORIZATION,
+                format!("Bearer {TOKEN}").parse().expect("header"),
+            );
+        }
         let resp = router(self.state.clone())
             .oneshot(req)
             .await

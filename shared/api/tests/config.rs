@@ -5,18 +5,28 @@ use std::sync::Arc;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use http_body_util::BodyExt;
-use leadrouter_domain::config::Format;
+use leadrouter_api::{ApiAuth, AppState, router};
+use leadrouter_domain::config::{Format, RoutingConfig};
 use leadrouter_domain::config_store::{ConfigDoc, ConfigStore, push};
-use leadrouter_embedded::EmbeddedStore;
+use leadrouter_domain::engine::Engine;
+use leadrouter_domain::ports::{Queue, SystemClock};
+use leadrouter_embedded::{EmbeddedStore, QueueConfig};
 use serde_json::Value;
 use tower::ServiceExt;
+
+const TOKEN: &str = "test-api-token-0123456789";
 
 const CONFIG: &str = "[[reps]]\nid = \"a\"\n[[pools]]\nid = \"p\"\nmembers = [\"a\"]\nstrategy = \"round_robin\"\n[[rules]]\nname = \"default\"\npool = \"p\"\n";
 
 async fn get(app: &axum::Router, uri: &str) -> (StatusCode, Value) {
     let resp = app
         .clone()
-        .oneshot(Request::get(uri).body(Body::empty()).expect("request"))
+        .oneshot(
+            Request::get(uri)
+                .header("authorization", format!("Bearer {TOKEN}"))
+                .body(Body::empty())
+                .expect("request"),
+        )
         .await
         .expect("response");
     let status = resp.status();
@@ -31,7 +41,19 @@ async fn get(app: &axum::Router, uri: &str) -> (StatusCode, Value) {
 async fn history_and_versions() {
     let dir = tempfile::tempdir().expect("tempdir");
     let store = Arc::new(EmbeddedStore::open(&dir.path().join("db.sqlite")).expect("store"));
-    let app = leadrouter_api::config::routes(store.clone());
+    let queue: Arc<dyn Queue> = Arc::new(store.queue("intake", QueueConfig::default()));
+    let cfg = RoutingConfig::parse(CONFIG, Format::Toml, "t.toml").expect("config");
+    let engine = Arc::new(Engine::new(store.clone(), cfg, Arc::new(SystemClock)));
+    let app = router(AppState {
+        engine,
+        queue,
+        default_country: None,
+        sources: Arc::default(),
+        metrics: Arc::default(),
+        public_url: None,
+        auth: ApiAuth::from_list(TOKEN).expect("token"),
+        configs: Some(store.clone()),
+    });
 
     let (status, body) = get(&app, "/v1/config/history").await;
     assert_eq!(status, StatusCode::OK);

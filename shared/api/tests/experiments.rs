@@ -16,6 +16,8 @@ use leadrouter_lead::Lead;
 use serde_json::Value;
 use tower::ServiceExt;
 
+const TOKEN: &str = "test-api-token-0123456789";
+
 const CONFIG: &str = r#"
 [[reps]]
 id = "a1"
@@ -101,11 +103,14 @@ async fn split_rule_and_experiment_report() {
         sources: Arc::default(),
         metrics: Arc::default(),
         public_url: None,
+        auth: leadrouter_api::ApiAuth::from_list(TOKEN).expect("token"),
+        configs: None,
     });
     let resp = app
         .clone()
         .oneshot(
             Request::get("/v1/experiments/sdr-first")
+                .header("authorization", format!("Bearer {TOKEN}"))
                 .body(Body::empty())
                 .expect("request"),
         )
@@ -136,6 +141,7 @@ async fn split_rule_and_experiment_report() {
     let missing = app
         .oneshot(
             Request::get("/v1/experiments/nope")
+                .header("authorization", format!("Bearer {TOKEN}"))
                 .body(Body::empty())
                 .expect("request"),
         )
@@ -202,10 +208,13 @@ async fn shadow_config_records_and_reports_differences() {
         sources: Arc::default(),
         metrics: Arc::default(),
         public_url: None,
+        auth: leadrouter_api::ApiAuth::from_list(TOKEN).expect("token"),
+        configs: None,
     });
     let resp = app
         .oneshot(
             Request::get("/v1/shadow?limit=100")
+                .header("authorization", format!("Bearer {TOKEN}"))
                 .body(Body::empty())
                 .expect("request"),
         )

@@ -20,6 +20,8 @@ use serde_json::{Value, json};
 use sha2::Sha256;
 use tower::ServiceExt;
 
+const TOKEN: &str = "test-api-token-0123456789";
+
 const CONFIG: &str = r#"
 [intake]
 honeypot_fields = ["fax_number"]
@@ -100,6 +102,8 @@ impl App {
             sources: Arc::new(sources),
             metrics: Arc::default(),
             public_url: None,
+            auth: leadrouter_api::ApiAuth::from_list(TOKEN).expect("token"),
+            configs: None,
         };
         App { state, _dir: dir }
     }
@@ -139,6 +143,7 @@ impl App {
         self.send(
             Request::builder()
                 .uri(uri)
+                .header(header::AUTHORIZATION, format!("Bearer {TOKEN}"))
                 .body(Body::empty())
                 .expect("request"),
         )

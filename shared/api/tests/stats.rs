@@ -17,6 +17,8 @@ use leadrouter_lead::Lead;
 use serde_json::Value;
 use tower::ServiceExt;
 
+const TOKEN: &str = "test-api-token-0123456789";
+
 const CONFIG: &str = r#"
 [[reps]]
 id = "ana"
@@ -34,7 +36,12 @@ pool = "inbound"
 async fn get(app: &axum::Router, uri: &str) -> (StatusCode, Value) {
     let resp = app
         .clone()
-        .oneshot(Request::get(uri).body(Body::empty()).expect("request"))
+        .oneshot(
+            Request::get(uri)
+                .header("authorization", format!("Bearer {TOKEN}"))
+                .body(Body::empty())
+                .expect("request"),
+        )
         .await
         .expect("response");
     let status = resp.status();
@@ -108,6 +115,8 @@ async fn stats_count_what_the_engine_did() {
         sources: Arc::default(),
         metrics: Arc::default(),
         public_url: None,
+        auth: leadrouter_api::ApiAuth::from_list(TOKEN).expect("token"),
+        configs: None,
     });
     let (status, v) = get(&app, "/v1/stats").await;
     assert_eq!(status, StatusCode::OK, "{v}");

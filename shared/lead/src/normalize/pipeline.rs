@@ -79,6 +79,20 @@ const PRODUCT_ITEM_MAX: usize = 256;
 const PRODUCT_ITEMS_MAX: usize = 50;
 /// Keys in `custom`, including the ones normalization adds.
 pub(crate) const CUSTOM_KEYS_MAX: usize = 100;
+/// Characters of one `custom` key.
+const CUSTOM_KEY_MAX: usize = 128;
+/// Levels of arrays and objects inside one `custom` value (`{"a": {"b": 1}}` is 2): deeper
+/// values are no form answer, and every later reader of the lead pays for walking them.
+const CUSTOM_DEPTH_MAX: usize = 8;
+
+/// Levels of arrays and objects in `value` (a scalar is 0).
+fn depth(value: &Value) -> usize {
+    match value {
+        Value::Array(items) => 1 + items.iter().map(depth).max().unwrap_or(0),
+        Value::Object(map) => 1 + map.values().map(depth).max().unwrap_or(0),
+        _ => 0,
+    }
+}
 const SEATS_MAX: u64 = 1_000_000_000;
 const DEAL_VALUE_MAX: f64 = 1e15;
 
@@ -469,6 +483,20 @@ pub(crate) fn finish(
     }
     if custom.len() > CUSTOM_KEYS_MAX {
         r.problem("custom", format!("too many fields (max {CUSTOM_KEYS_MAX})"));
+    }
+    for (key, value) in &custom {
+        if too_long(key, CUSTOM_KEY_MAX) {
+            // The key itself is not echoed: it is too long to be a field name.
+            r.problem(
+                "custom",
+                format!("a field name is longer than {CUSTOM_KEY_MAX} characters"),
+            );
+        } else if depth(value) > CUSTOM_DEPTH_MAX {
+            r.problem(
+                key,
+                format!("nested more than {CUSTOM_DEPTH_MAX} levels deep"),
+            );
+        }
     }
 
     if !r.problems.is_empty() {

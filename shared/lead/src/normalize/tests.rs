@@ -562,6 +562,31 @@ fn custom_values() {
         Err(problems(&[("custom", "too many fields (max 100)")])),
         "keys added by normalization count"
     );
+
+    let nested = |levels: usize| {
+        let mut v = json!(1);
+        for _ in 0..levels {
+            v = json!({ "x": v });
+        }
+        v
+    };
+    assert!(normalize_json(&json!({"email": "a@b.co", "deep": nested(8)}), &api()).is_ok());
+    assert_eq!(
+        normalize_json(&json!({"email": "a@b.co", "deep": nested(9)}), &api())
+            .map_err(|e| e.problems),
+        Err(problems(&[("deep", "nested more than 8 levels deep")])),
+        "too deep a custom value is named by its key"
+    );
+    let mut body = object(json!({"email": "a@b.co"}));
+    body.insert("k".repeat(129), json!(1));
+    assert_eq!(
+        normalize_json(&Value::Object(body), &api()).map_err(|e| e.problems),
+        Err(problems(&[(
+            "custom",
+            "a field name is longer than 128 characters"
+        )])),
+        "an overlong key is refused without echoing it"
+    );
 }
 
 #[test]
