@@ -49,6 +49,7 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 
 step "cargo test"
 cargo test --workspace --locked --no-fail-fast
+bash tests/fuzz.sh; bash tests/audit.sh   # bounded fuzzing, dependency audit (docs/reliability.md)
 
 step "infra checks"
 bash infra/check.sh

@@ -1,0 +1,5 @@
+//! The `zapier` adapter: any body (content type sniffed from it), decoded and normalized as the
+//! webhook endpoint does, then renormalized as the router does.
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| leadrouter_fuzz::source("zapier", data));
