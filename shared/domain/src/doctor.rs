@@ -40,15 +40,19 @@ pub struct DoctorOptions {
     pub overdue_grace: Duration,
     /// A lead unchanged this long in a state that should not last (`queued`) is stuck.
     pub stuck_after: Duration,
+    /// How long to wait before re-counting a rep whose counters look wrong (0: report at once).
+    pub confirm_after: std::time::Duration,
 }
 
 impl DoctorOptions {
-    /// Defaults: 5 minutes of grace for deadlines, 15 minutes before a queued lead is stuck.
+    /// Defaults: 5 minutes of grace for deadlines, 15 minutes before a queued lead is stuck, a
+    /// 2-second second look at a rep whose counters look wrong.
     pub fn at(now: DateTime<Utc>) -> DoctorOptions {
         DoctorOptions {
             now,
             overdue_grace: Duration::minutes(5),
             stuck_after: Duration::minutes(15),
+            confirm_after: std::time::Duration::from_secs(2),
         }
     }
 }
@@ -481,6 +485,22 @@ async fn count_owned(store: &dyn Store, rep: &str) -> Result<u32, StoreError> {
     }
 }
 
+/// The rep's state and their open leads counted from the owner listing, bracketed by two reads
+/// of the rep: `None` if the rep's version moved during every attempt.
+async fn recount(store: &dyn Store, rep: &str) -> Result<Option<(RepState, u32)>, StoreError> {
+    for _ in 0..RECOUNT_ATTEMPTS {
+        let first = store.get_reps(&[rep.to_owned()]).await?;
+        let counted = count_owned(store, rep).await?;
+        let second = store.get_reps(&[rep.to_owned()]).await?;
+        if let (Some(a), Some(b)) = (first.first(), second.first())
+            && a.version == b.version
+        {
+            return Ok(Some((b.clone(), counted)));
+        }
+    }
+    Ok(None)
+}
+
 /// Checks `store` against `cfg`. Reads only.
 pub async fn check(
     store: &dyn Store,
@@ -532,17 +552,23 @@ pub async fn check(
         let mut counted = owned.get(rep).copied().unwrap_or(0);
         let mut current = state.clone();
         let mut verified = before.get(rep).is_some_and(|b| b.version == state.version);
-        let mut attempts = 0;
-        while !verified && attempts < RECOUNT_ATTEMPTS {
-            attempts += 1;
-            let first = store.get_reps(&[rep.to_owned()]).await?;
-            counted = count_owned(store, rep).await?;
-            let second = store.get_reps(&[rep.to_owned()]).await?;
-            if let (Some(a), Some(b)) = (first.first(), second.first())
-                && a.version == b.version
-            {
-                current = b.clone();
-                verified = true;
+        if !verified && let Some((s, n)) = recount(store, rep).await? {
+            (current, counted) = (s, n);
+            verified = true;
+        }
+        let suspicious = current.open_leads != counted
+            || cfg
+                .rep(rep)
+                .and_then(|r| r.max_open_leads)
+                .is_some_and(|max| counted > max);
+        if verified && suspicious && !opts.confirm_after.is_zero() {
+            // Listings may trail the items they index (DynamoDB's indexes are eventually
+            // consistent): a write that landed just before the pass can be missing from it.
+            // Look again after a moment before reporting a disagreement.
+            tokio::time::sleep(opts.confirm_after).await;
+            match recount(store, rep).await? {
+                Some((s, n)) => (current, counted) = (s, n),
+                None => verified = false,
             }
         }
         let Some(rep_cfg) = cfg.rep(rep) else {
