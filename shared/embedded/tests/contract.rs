@@ -521,3 +521,51 @@ async fn config_versions_survive_reopen() -> TestResult {
     assert_eq!(got.meta.pushed_by, "ada");
     Ok(())
 }
+
+/// `leadrouter redrive --max N`: the oldest N dead letters go back, the rest stay, other queues'
+/// dead letters are untouched.
+#[tokio::test]
+async fn bounded_redrive_moves_the_oldest_first() -> TestResult {
+    let (_dir, _path, store) = fresh()?;
+    let queue = store.queue("intake", config(1_000, 1));
+    let other = store.queue("events", config(1_000, 1));
+    let mut ids = Vec::new();
+    for body in ["a", "b", "c"] {
+        ids.push(queue.send(body).await?);
+    }
+    other.send("z").await?;
+    for q in [&queue, &other] {
+        for got in q.receive(10, Duration::ZERO).await? {
+            q.release(&got.receipt, Duration::ZERO).await?;
+        }
+        // Each used up its one receive: this receive dead-letters them.
+        assert!(q.receive(10, Duration::ZERO).await?.is_empty());
+    }
+    assert_eq!(queue.depth().await?.dead_letters, 3);
+
+    assert_eq!(queue.redrive_at_most(2).await?, 2);
+    let left: Vec<String> = queue
+        .dead_letters()
+        .await?
+        .into_iter()
+        .map(|d| d.id)
+        .collect();
+    assert_eq!(left, [ids[2].clone()], "the newest stays dead-lettered");
+    let mut back: Vec<String> = queue
+        .receive(10, Duration::ZERO)
+        .await?
+        .into_iter()
+        .map(|m| m.id)
+        .collect();
+    back.sort();
+    assert_eq!(back, [ids[0].clone(), ids[1].clone()]);
+    assert_eq!(
+        other.depth().await?.dead_letters,
+        1,
+        "other queues untouched"
+    );
+
+    assert_eq!(queue.redrive_at_most(10).await?, 1);
+    assert_eq!(queue.redrive_at_most(10).await?, 0);
+    Ok(())
+}
