@@ -50,6 +50,7 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 step "cargo test"
 cargo test --workspace --locked --no-fail-fast
 bash tests/fuzz.sh; bash tests/audit.sh   # bounded fuzzing, dependency audit (docs/reliability.md)
+cargo test --locked -p leadrouter-router --features failpoints --test failpoints  # crashes at the engine's failpoints, on moto (docs/reliability.md)
 
 step "infra checks"
 bash infra/check.sh

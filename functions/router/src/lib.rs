@@ -76,6 +76,9 @@ pub async fn handle(deps: &Deps, event: SqsEvent) -> SqsBatchResponse {
         }
     }
     info!(routed, failed = failures.len(), "batch done");
+    // Everything routed, nothing reported to Lambda yet: a crash here redelivers the whole batch.
+    #[cfg(feature = "failpoints")]
+    fail::fail_point!("router::before_response");
     let mut response = SqsBatchResponse::default();
     response.batch_item_failures = failures
         .into_iter()

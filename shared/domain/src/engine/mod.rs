@@ -28,6 +28,18 @@ mod sweep;
 
 pub use sweep::SweepReport;
 
+/// A named crash point for fault-injection tests (feature `failpoints`, the `fail` crate): a test
+/// configures it to panic (a crash: the process dies, the queue redelivers) or to return an
+/// error from the enclosing function. Without the feature it is no code at all.
+macro_rules! failpoint {
+    ($name:literal) => {
+        #[cfg(feature = "failpoints")]
+        fail::fail_point!($name, |arg: Option<String>| Err(EngineError::Store(
+            StoreError::Unavailable(format!("failpoint {}: {}", $name, arg.unwrap_or_default()))
+        )));
+    };
+}
+
 /// Conflicts retried before giving the work back (to the queue, or as a 503 to the caller).
 const MAX_ATTEMPTS: u32 = 12;
 
@@ -338,7 +350,13 @@ impl Engine {
     #[instrument(skip_all, fields(leads = leads.len()))]
     pub async fn route_batch(&self, leads: Vec<Lead>) -> Result<Vec<Routed>, EngineError> {
         let mut out = Vec::with_capacity(leads.len());
-        for chunk in leads.chunks(BATCH_CHUNK) {
+        for (i, chunk) in leads.chunks(BATCH_CHUNK).enumerate() {
+            if i > 0 {
+                // Each chunk is its own transaction (lead writes, counters and the rotation
+                // turns they took, together): here the earlier chunks' rotation turns and leads
+                // are written and the later chunks' are not.
+                failpoint!("engine::between_chunks");
+            }
             out.extend(self.route_chunk(chunk).await?);
         }
         Ok(out)
@@ -427,8 +445,12 @@ impl Engine {
             if commit.is_empty() {
                 return Ok(answer);
             }
+            // Decided (rotation and counters advanced in memory), nothing written yet.
+            failpoint!("engine::before_commit");
             match self.store.commit(&commit).await? {
                 CommitOutcome::Committed => {
+                    // Written (leads, counters, rotation), the events not yet sent.
+                    failpoint!("engine::after_commit");
                     let written: Vec<LeadRecord> = commit
                         .leads
                         .into_iter()
