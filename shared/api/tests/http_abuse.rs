@@ -517,3 +517,214 @@ async fn limits_answer_4xx_naming_the_field() {
         );
     }
 }
+
+const SIGNED: &str = r#"
+[[reps]]
+id = "ana"
+[[pools]]
+id = "p"
+members = ["ana"]
+strategy = "round_robin"
+[[rules]]
+name = "default"
+pool = "p"
+[sources.typeform]
+auth = { scheme = "typeform_hmac", secret = "env:K" }
+[sources.facebook]
+auth = { scheme = "meta_signature_256", app_secret = "env:K" }
+[sources.tally]
+auth = { scheme = "tally_signature", signing_secret = "env:K" }
+[sources.hubspot]
+auth = { scheme = "hubspot_v3", client_secret = "env:K" }
+[sources.calendly]
+auth = { scheme = "calendly_signature", signing_key = "env:K" }
+[sources.webflow]
+auth = { scheme = "webflow_signature", secret = "env:K" }
+[sources.zapier]
+auth = { scheme = "api_key", header = "x-api-key", key = "env:K" }
+"#;
+
+/// The one secret every source of [`SIGNED`] uses.
+const KEY: &str = "the-shared-webhook-secret";
+
+fn hmac_sha256(parts: &[&[u8]]) -> Vec<u8> {
+    use hmac::Mac;
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(KEY.as_bytes()).expect("any key");
+    for p in parts {
+        mac.update(p);
+    }
+    mac.finalize().into_bytes().to_vec()
+}
+
+fn b64(bytes: &[u8]) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+/// Per source: requests whose signature is wrong, missing, or (for the schemes that sign a
+/// timestamp) right but stale, i.e. a replay. Every one must be a 401 and counted.
+fn bad_deliveries(source: &str, body: &[u8]) -> Vec<(&'static str, Vec<(String, String)>)> {
+    let now_s = chrono::Utc::now().timestamp();
+    let stale_s = now_s - 3600;
+    let h = |pairs: &[(&str, String)]| -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), v.clone()))
+            .collect()
+    };
+    let wrong = "0".repeat(64);
+    let mut cases = vec![("missing", Vec::new())];
+    match source {
+        "typeform" => cases.push((
+            "wrong",
+            h(&[("typeform-signature", format!("sha256={}", b64(&[0; 32])))]),
+        )),
+        "facebook" => cases.push((
+            "wrong",
+            h(&[("x-hub-signature-256", format!("sha256={wrong}"))]),
+        )),
+        "tally" => cases.push(("wrong", h(&[("tally-signature", b64(&[1; 32]))]))),
+        "zapier" => cases.push((
+            "wrong",
+            h(&[("x-api-key", "the-shared-webhook-secreT".into())]),
+        )),
+        "calendly" => {
+            cases.push((
+                "wrong",
+                h(&[(
+                    "calendly-webhook-signature",
+                    format!("t={now_s},v1={wrong}"),
+                )]),
+            ));
+            let t = stale_s.to_string();
+            let sig = hex::encode(hmac_sha256(&[t.as_bytes(), b".", body]));
+            cases.push((
+                "stale",
+                h(&[("calendly-webhook-signature", format!("t={t},v1={sig}"))]),
+            ));
+        }
+        "webflow" => {
+            let now_ms = (now_s * 1000).to_string();
+            cases.push((
+                "wrong",
+                h(&[
+                    ("x-webflow-signature", wrong.clone()),
+                    ("x-webflow-timestamp", now_ms),
+                ]),
+            ));
+            let t = (stale_s * 1000).to_string();
+            let sig = hex::encode(hmac_sha256(&[t.as_bytes(), b":", body]));
+            cases.push((
+                "stale",
+                h(&[("x-webflow-signature", sig), ("x-webflow-timestamp", t)]),
+            ));
+        }
+        "hubspot" => {
+            let now_ms = (now_s * 1000).to_string();
+            cases.push((
+                "wrong",
+                h(&[
+                    ("x-hubspot-signature-v3", b64(&[2; 32])),
+                    ("x-hubspot-request-timestamp", now_ms),
+                ]),
+            ));
+            let t = (stale_s * 1000).to_string();
+            let url = "https://localhost/v1/hooks/hubspot";
+            let sig = b64(&hmac_sha256(&[b"POST", url.as_bytes(), body, t.as_bytes()]));
+            cases.push((
+                "stale",
+                h(&[
+                    ("x-hubspot-signature-v3", sig),
+                    ("x-hubspot-request-timestamp", t),
+                ]),
+            ));
+        }
+        other => panic!("no cases for {other}"),
+    }
+    cases
+}
+
+#[tokio::test]
+async fn wrong_missing_and_replayed_signatures_are_refused_and_counted_per_source() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Arc::new(EmbeddedStore::open(&dir.path().join("db.sqlite")).expect("store"));
+    let queue: Arc<dyn Queue> = Arc::new(store.queue("intake", QueueConfig::default()));
+    let cfg = RoutingConfig::parse(SIGNED, Format::Toml, "t.toml").expect("config");
+    let sources =
+        leadrouter_api::hooks::resolve_sources(&cfg, &|r| (r == "env:K").then(|| KEY.to_owned()))
+            .expect("secrets");
+    let engine = Arc::new(Engine::new(store, cfg, Arc::new(SystemClock)));
+    let app = App {
+        app: router(AppState {
+            engine,
+            queue: queue.clone(),
+            default_country: None,
+            sources: Arc::new(sources),
+            metrics: Arc::default(),
+            public_url: None,
+            auth: ApiAuth::from_list(TOKEN).expect("token"),
+            configs: None,
+        }),
+        _dir: dir,
+    };
+    let body = br#"{"event": "x", "email": "kim@acme.example"}"#;
+    let mut expected = serde_json::Map::new();
+    let mut stale = 0;
+    for source in [
+        "typeform", "facebook", "tally", "zapier", "calendly", "webflow", "hubspot",
+    ] {
+        let cases = bad_deliveries(source, body);
+        for (kind, headers) in &cases {
+            let mut req = Request::builder()
+                .method("POST")
+                .uri(format!("/v1/hooks/{source}"))
+                .header(header::CONTENT_TYPE, "application/json");
+            for (k, v) in headers {
+                req = req.header(k.as_str(), v.as_str());
+            }
+            let (s, _, v) = app
+                .send(req.body(Body::from(body.to_vec())).expect("request"))
+                .await;
+            assert_eq!(
+                (s, v["error"]["code"].as_str()),
+                (StatusCode::UNAUTHORIZED, Some("unauthorized")),
+                "{source} {kind}: {v}"
+            );
+            let message = v["error"]["message"].as_str().unwrap_or_default();
+            assert!(!message.contains(KEY), "{message}");
+            if *kind == "stale" {
+                stale += 1;
+                assert!(
+                    message.contains("replay")
+                        || message.contains("5 minutes")
+                        || message.contains("window"),
+                    "{source}: a replay is named as such: {message}"
+                );
+            }
+        }
+        expected.insert(source.to_owned(), json!(cases.len()));
+    }
+    assert_eq!(stale, 3, "every timestamped scheme was replayed");
+    let (s, v) = app
+        .call(
+            "GET",
+            "/v1/sources",
+            Some(&format!("Bearer {TOKEN}")),
+            None,
+            Body::empty(),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    for (source, n) in expected {
+        assert_eq!(v["counters"][&source]["unauthorized"], n, "{source}: {v}");
+        assert_eq!(v["counters"][&source]["accepted"], 0, "{source}");
+    }
+    assert!(
+        queue
+            .receive(10, std::time::Duration::ZERO)
+            .await
+            .expect("receive")
+            .is_empty(),
+        "nothing refused reached the queue"
+    );
+}
