@@ -4,7 +4,9 @@
 #
 #   - installs schemathesis into ./.venv (next to moto) if it is missing;
 #   - builds the debug `leadrouter` binary and starts `leadrouter serve` on a free loopback port
-#     with a temporary data directory and a random API token (the demo config);
+#     with a temporary data directory and a random API token, running the demo config plus two
+#     unsigned webhook sources (`typeform`, `zapier`), so generated payloads reach the adapters
+#     (signatures have their own tests);
 #   - runs schemathesis's examples, coverage and fuzzing phases with a bounded budget (at most
 #     SCHEMATHESIS_MAX_EXAMPLES cases per operation, SCHEMATHESIS_MAX_TIME seconds in all), sending
 #     the token, with the checks `not_a_server_error` (no 5xx, whatever the input) and
@@ -46,8 +48,19 @@ token="st-$(python3 -c 'import secrets; print(secrets.token_hex(24))')"
 base="http://127.0.0.1:$port"
 log="$work/serve.log"
 
+config="$work/routing.toml"
+cat functions/leadrouter/demo.toml - >"$config" <<'TOML'
+
+[sources.typeform]
+auth = { scheme = "none" }
+
+[sources.zapier]
+auth = { scheme = "none" }
+TOML
+
 LEADROUTER_API_TOKENS="$token" LEADROUTER_LOG=info \
-  "$bin" serve --addr "127.0.0.1:$port" --data-dir "$work/data" --workers 2 >"$log" 2>&1 &
+  "$bin" serve --addr "127.0.0.1:$port" --data-dir "$work/data" --config "$config" \
+  --workers 2 >"$log" 2>&1 &
 server_pid=$!
 for _ in $(seq 1 300); do
   if python3 -c "import urllib.request, sys; urllib.request.urlopen('$base/v1/healthz', timeout=1)" 2>/dev/null; then
