@@ -97,3 +97,58 @@ async fn gateway_events_queue_valid_leads_and_refuse_invalid_ones() {
         "nothing queued"
     );
 }
+
+/// The deployed API serves the dashboard page at `/` too (the template routes `GET /` to this
+/// function, public): static HTML with a restrictive CSP, and no data without a token.
+#[tokio::test]
+async fn gateway_serves_the_dashboard_page() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Arc::new(EmbeddedStore::open(&dir.path().join("db.sqlite")).expect("store"));
+    let queue = store.queue(
+        "intake",
+        QueueConfig {
+            visibility_timeout: Duration::from_secs(30),
+            max_receives: 5,
+        },
+    );
+    let cfg = RoutingConfig::parse(CONFIG, Format::Toml, "t.toml").expect("config");
+    let deps = Deps {
+        state: AppState {
+            engine: Arc::new(Engine::new(store, cfg, Arc::new(SystemClock))),
+            queue: Arc::new(queue),
+            default_country: None,
+            sources: Arc::default(),
+            metrics: Arc::default(),
+            public_url: None,
+            auth: leadrouter_api::ApiAuth::from_list("test-api-token-0123456789").expect("token"),
+            configs: None,
+        },
+    };
+    let text = std::fs::read_to_string(format!(
+        "{}/tests/events/apigw-v2-get-dashboard.json",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .expect("event");
+    let request = lambda_http::request::from_str(&text).expect("a real API Gateway v2 event");
+    let request = request.map(|body| axum::body::Body::from(body.to_vec()));
+    let response = app(&deps).oneshot(request).await.expect("infallible");
+    assert_eq!(response.status().as_u16(), 200);
+    let headers = response.headers().clone();
+    assert_eq!(
+        headers.get("content-type").and_then(|v| v.to_str().ok()),
+        Some("text/html; charset=utf-8")
+    );
+    assert!(headers.contains_key("content-security-policy"));
+    let bytes = response
+        .into_body()
+        .collect()
+        .await
+        .expect("body")
+        .to_bytes();
+    let page = String::from_utf8_lossy(&bytes);
+    assert!(page.contains("/v1/stats"), "the page reads the stats API");
+    assert!(
+        page.contains("Authorization"),
+        "the page sends the typed token"
+    );
+}

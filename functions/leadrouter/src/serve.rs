@@ -240,8 +240,7 @@ async fn serve(args: ServeArgs, file_config: Option<RoutingConfig>) -> anyhow::R
         public_url: args.public_url,
         auth,
         configs: Some(config_api),
-    })
-    .route("/", axum::routing::get(dashboard));
+    });
     let listener = tokio::net::TcpListener::bind(args.addr)
         .await
         .with_context(|| format!("binding {}", args.addr))?;
@@ -307,25 +306,6 @@ fn write_private(path: &std::path::Path, contents: &str) -> std::io::Result<()> 
     let mut file = options.open(path)?;
     file.write_all(contents.as_bytes())?;
     file.write_all(b"\n")
-}
-
-/// The dashboard page (plain HTML and JS, no build step): live leads, reps with availability
-/// toggles, distribution and speed-to-lead charts, an experiment's result, a demo lead form. It
-/// reads the same v1 API, sending the token typed into it as a bearer token.
-const DASHBOARD: &str = include_str!("dashboard.html");
-
-/// `GET /`: the dashboard.
-async fn dashboard() -> impl axum::response::IntoResponse {
-    (
-        [
-            (axum::http::header::CONTENT_TYPE, "text/html; charset=utf-8"),
-            (
-                axum::http::header::CONTENT_SECURITY_POLICY,
-                "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'",
-            ),
-        ],
-        DASHBOARD,
-    )
 }
 
 /// The local sweeper: SLA deadlines, leads of absent reps, waiting leads (the same

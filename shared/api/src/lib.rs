@@ -78,9 +78,7 @@ pub fn router(state: AppState) -> Router {
         let Ok(filter) = axum::routing::MethodFilter::try_from(method) else {
             continue;
         };
-        let Some(handler) = endpoint(route.endpoint, filter) else {
-            continue;
-        };
+        let handler = endpoint(route.endpoint, filter);
         match by_path.iter_mut().find(|(p, _)| *p == route.path) {
             Some((_, existing)) => *existing = std::mem::take(existing).merge(handler),
             None => by_path.push((route.path, handler)),
@@ -116,11 +114,11 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// The handler of each endpoint (`None` for the dashboard, which the local binary serves).
+/// The handler of each endpoint.
 /// A `match` without a wildcard: a new endpoint does not compile until it is served here.
-fn endpoint(e: Endpoint, f: axum::routing::MethodFilter) -> Option<MethodRouter<AppState>> {
-    Some(match e {
-        Endpoint::Dashboard => return None,
+fn endpoint(e: Endpoint, f: axum::routing::MethodFilter) -> MethodRouter<AppState> {
+    match e {
+        Endpoint::Dashboard => on(f, dashboard),
         Endpoint::Health => on(f, health),
         Endpoint::OpenApi => on(f, openapi),
         Endpoint::CreateLead => on(f, intake::create),
@@ -139,7 +137,7 @@ fn endpoint(e: Endpoint, f: axum::routing::MethodFilter) -> Option<MethodRouter<
         Endpoint::Stats => on(f, stats::get),
         Endpoint::ConfigHistory => on(f, config::history),
         Endpoint::ConfigVersion => on(f, config::version),
-    })
+    }
 }
 
 async fn health() -> axum::Json<serde_json::Value> {
@@ -148,4 +146,24 @@ async fn health() -> axum::Json<serde_json::Value> {
 
 async fn openapi() -> impl axum::response::IntoResponse {
     ([(header::CONTENT_TYPE, "application/json")], OPENAPI_JSON)
+}
+
+/// The dashboard page (plain HTML and JS, no build step): live leads, reps with availability
+/// toggles, distribution and speed-to-lead charts, an experiment's result, a demo lead form. It
+/// holds no data: it reads the same v1 API with the token typed into it (a bearer token), so it
+/// is public on `leadrouter serve` and on the deployed API alike.
+const DASHBOARD: &str = include_str!("dashboard.html");
+
+/// `GET /`: the dashboard.
+async fn dashboard() -> impl axum::response::IntoResponse {
+    (
+        [
+            (axum::http::header::CONTENT_TYPE, "text/html; charset=utf-8"),
+            (
+                axum::http::header::CONTENT_SECURITY_POLICY,
+                "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'",
+            ),
+        ],
+        DASHBOARD,
+    )
 }

@@ -20,7 +20,7 @@ pub enum Access {
 /// What serves a route.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Endpoint {
-    /// `GET /`: the dashboard, added by the local binary (it holds the page).
+    /// `GET /`: the dashboard page (static; it calls the API with the token typed into it).
     Dashboard,
     /// Liveness.
     Health,
