@@ -198,6 +198,9 @@ pub struct Engine {
     shadow: RwLock<Option<Arc<RoutingConfig>>>,
     /// Where every lead write's stats update goes (`GET /v1/stats`), if anywhere.
     stats: Option<Arc<dyn crate::stats::StatsStore>>,
+    /// Commits lost to a concurrent writer and retried, since start (the contention benchmark
+    /// and operators' metrics read it).
+    conflicts: std::sync::atomic::AtomicU64,
 }
 
 impl Engine {
@@ -210,6 +213,7 @@ impl Engine {
             events: None,
             shadow: RwLock::new(None),
             stats: None,
+            conflicts: std::sync::atomic::AtomicU64::new(0),
         }
     }
 
@@ -239,6 +243,11 @@ impl Engine {
     pub fn with_stats(mut self, stats: Arc<dyn crate::stats::StatsStore>) -> Engine {
         self.stats = Some(stats);
         self
+    }
+
+    /// How many commits this engine lost to a concurrent writer (and re-read and retried).
+    pub fn conflict_retries(&self) -> u64 {
+        self.conflicts.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// The stats store, if the engine keeps stats.
@@ -463,6 +472,8 @@ impl Engine {
                     return Ok(answer);
                 }
                 CommitOutcome::Conflict(stale) => {
+                    self.conflicts
+                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     debug!(what, attempt = n, ?stale, "conflict, retrying");
                     backoff(n).await;
                 }
