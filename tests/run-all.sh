@@ -51,6 +51,7 @@ step "cargo test"
 cargo test --workspace --locked --no-fail-fast
 bash tests/fuzz.sh; bash tests/audit.sh   # bounded fuzzing, dependency audit (docs/reliability.md)
 cargo test --locked -p leadrouter-router --features failpoints --test failpoints  # crashes at the engine's failpoints, on moto (docs/reliability.md)
+bash tests/lambda-watch-e2e.sh   # ingest and router in `cargo lambda watch` against moto (docs/reliability.md)
 bash tests/schemathesis.sh   # schemathesis against a live `serve`, driven by docs/openapi.json (docs/reliability.md#http-abuse)
 
 step "infra checks"

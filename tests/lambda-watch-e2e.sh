@@ -1,0 +1,142 @@
+#!/usr/bin/env bash
+# The serverless path in the Lambda emulator, end to end and offline: moto (DynamoDB + SQS),
+# `cargo lambda watch` running the real ingest and router binaries against it, `cargo lambda
+# invoke --data-file` with the committed API Gateway v2 fixture, then with the SQS event built from
+# the message ingest sent; the lead must end up with an owner in DynamoDB. Called by
+# tests/run-all.sh; bounded (each step has a timeout) and stops everything it started.
+#
+# Needs: .venv/bin/moto_server (tests/run-all.sh installs it), cargo-lambda (installed into
+# .venv-infra from PyPI if missing, as infra/check.sh does). No network beyond loopback.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+
+step() { printf '\n==> lambda watch e2e: %s\n' "$*"; }
+
+if [ ! -x .venv-infra/bin/cargo-lambda ]; then
+  step "installing cargo-lambda into .venv-infra"
+  [ -x .venv-infra/bin/pip ] || python3 -m venv .venv-infra
+  .venv-infra/bin/pip install --quiet --disable-pip-version-check 'cargo-lambda>=1,<2'
+fi
+export PATH="$root/.venv-infra/bin:$PATH"
+moto_server="${MOTO_SERVER:-$root/.venv/bin/moto_server}"
+[ -x "$moto_server" ] || { echo "moto is not installed: run tests/run-all.sh" >&2; exit 1; }
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+wait_port() { # port seconds
+  for _ in $(seq 1 $(($2 * 10))); do
+    python3 -c "import socket,sys; socket.create_connection(('127.0.0.1',$1),0.2)" 2>/dev/null && return 0
+    sleep 0.1
+  done
+  echo "nothing listens on port $1 after $2 s" >&2
+  return 1
+}
+
+work=$(mktemp -d)
+moto_pid=""
+watch_pid=""
+cleanup() {
+  local status=$?
+  if [ "$status" != 0 ] && [ -f "$work/watch.log" ]; then
+    echo "--- cargo lambda watch log (last 60 lines) ---" >&2
+    tail -60 "$work/watch.log" >&2
+  fi
+  # Each was started in its own session (setsid): stopping the group stops cargo-lambda's
+  # builds and function processes too.
+  for pid in "$watch_pid" "$moto_pid"; do
+    [ -n "$pid" ] && kill -TERM -- "-$pid" 2>/dev/null || true
+  done
+  sleep 1
+  for pid in "$watch_pid" "$moto_pid"; do
+    [ -n "$pid" ] && kill -KILL -- "-$pid" 2>/dev/null || true
+  done
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+step "building the functions (debug) before the emulator starts"
+# One at a time, as `cargo lambda watch` runs them (`cargo run --bin NAME`): built together their
+# dependencies' features would unify differently, and the emulator would rebuild them.
+timeout 900 cargo build --locked --bin leadrouter-ingest
+timeout 900 cargo build --locked --bin leadrouter-router
+timeout 900 cargo test --locked -p leadrouter-aws --test lambda_watch_steps --no-run
+steps() { # a step of shared/aws/tests/lambda_watch_steps.rs
+  MOTO_URL="$moto_url" E2E_DIR="$work" timeout 60 \
+    cargo test --locked -q -p leadrouter-aws --test lambda_watch_steps -- --ignored --exact "$@" --nocapture
+}
+
+step "moto"
+moto_port=$(free_port)
+moto_url="http://127.0.0.1:$moto_port"
+setsid "$moto_server" -H 127.0.0.1 -p "$moto_port" >"$work/moto.log" 2>&1 &
+moto_pid=$!
+wait_port "$moto_port" 30
+steps setup
+queue_url=$(cat "$work/queue_url")
+
+cat >"$work/routing.toml" <<'TOML'
+[[reps]]
+id = "a"
+[[reps]]
+id = "b"
+[[pools]]
+id = "p"
+members = ["a", "b"]
+strategy = "round_robin"
+[[rules]]
+name = "default"
+pool = "p"
+TOML
+cat >"$work/env" <<ENV
+AWS_ENDPOINT_URL=$moto_url
+AWS_ACCESS_KEY_ID=test
+AWS_SECRET_ACCESS_KEY=test
+AWS_REGION=us-east-1
+AWS_DEFAULT_REGION=us-east-1
+LEADROUTER_TABLE=leadrouter
+LEADROUTER_QUEUE_URL=$queue_url
+LEADROUTER_CONFIG=$work/routing.toml
+LEADROUTER_LOG=info
+# Admin routes are not exercised here; intake is public either way.
+LEADROUTER_API_AUTH=gateway
+ENV
+
+step "cargo lambda watch"
+watch_port=$(free_port)
+setsid cargo lambda watch --invoke-address 127.0.0.1 --invoke-port "$watch_port" \
+  --env-file "$work/env" --ignore-changes >"$work/watch.log" 2>&1 &
+watch_pid=$!
+wait_port "$watch_port" 120 || { tail -50 "$work/watch.log"; exit 1; }
+
+invoke() { # function data-file output
+  if ! timeout 300 cargo lambda invoke "$1" --invoke-address 127.0.0.1 --invoke-port "$watch_port" \
+    --data-file "$2" --output-format json >"$3"; then
+    echo "invoking $1 failed; emulator log:" >&2
+    tail -80 "$work/watch.log" >&2
+    exit 1
+  fi
+}
+
+step "invoke ingest with the API Gateway v2 fixture"
+invoke leadrouter-ingest functions/ingest/tests/events/apigw-v2-post-lead.json "$work/ingest.json"
+lead_id=$(python3 - "$work/ingest.json" <<'PY'
+import json, sys
+out = json.load(open(sys.argv[1]))
+assert out["statusCode"] == 202, out
+print(json.loads(out["body"])["id"])
+PY
+)
+echo "ingest answered 202, lead $lead_id"
+
+step "invoke router with the SQS event of the message ingest sent"
+steps sqs_event
+invoke leadrouter-router "$work/sqs-event.json" "$work/router.json"
+python3 - "$work/router.json" <<'PY'
+import json, sys
+out = json.load(open(sys.argv[1]))
+assert out.get("batchItemFailures") == [], out
+PY
+
+step "the lead has an owner in DynamoDB"
+LEAD_ID="$lead_id" steps check
+step "ok"
