@@ -311,6 +311,26 @@ async fn doctor_on_sqlite() {
         40,
     )
     .await;
+
+    // Without --config it checks against the pushed config; with none pushed it cannot check
+    // (exit 2, not a false "ok").
+    let doctor = || {
+        let mut c = bin();
+        c.arg("doctor").arg("--data-dir").arg(&data_dir);
+        output(c)
+    };
+    let (code, text) = doctor();
+    assert_eq!(code, Some(2), "{text}");
+    assert!(text.contains("no config to check against"), "{text}");
+    let mut push = bin();
+    push.args(["config", "push"])
+        .arg(&config)
+        .arg("--data-dir")
+        .arg(&data_dir);
+    assert_eq!(output(push).0, Some(0));
+    let (code, text) = doctor();
+    assert_eq!(code, Some(1), "{text}");
+    assert!(text.contains("over_open_cap"), "{text}");
 }
 
 fn aws_env(c: &mut Command, endpoint: &str) {
@@ -341,6 +361,19 @@ async fn doctor_on_dynamodb() {
         16,
     )
     .await;
+
+    // Without --config: the config pushed to the table.
+    let mut push = bin();
+    push.args(["config", "--table", "leadrouter", "push"])
+        .arg(&config);
+    aws_env(&mut push, &url);
+    assert_eq!(output(push).0, Some(0));
+    let mut c = bin();
+    c.args(["doctor", "--table", "leadrouter"]);
+    aws_env(&mut c, &url);
+    let (code, text) = output(c);
+    assert_eq!(code, Some(1), "{text}");
+    assert!(text.contains("over_open_cap"), "{text}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
