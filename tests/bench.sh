@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# leadrouter's benchmark suite (issue 8). Prints every figure and rewrites the generated block of
+# docs/benchmarks.md (between the `bench.sh` markers). Not part of the test command: figures are
+# measured, never asserted. About 12 minutes on the 2-core machine once the release builds exist
+# (the first release build adds ~10 minutes).
+#
+#   bash tests/bench.sh            # everything
+#   BENCH_QUICK=1 bash tests/bench.sh   # shorter load runs (3 s per client count)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+out="${CARGO_TARGET_DIR:-$root/target}/bench"
+bin="${CARGO_TARGET_DIR:-$root/target}/release"
+mkdir -p "$out"
+step() { printf '\n==> %s\n' "$*"; }
+pids=()
+cleanup() { for p in "${pids[@]:-}"; do kill "$p" 2>/dev/null || true; done; }
+trap cleanup EXIT
+
+step "tools: wrk (Debian), moto (PyPI, ./.venv)"
+if ! command -v wrk >/dev/null; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null
+  else
+    echo "wrk is missing (apt-get install wrk)"; exit 1
+  fi
+fi
+if [ ! -x .venv/bin/moto_server ]; then
+  python3 -m venv .venv
+  .venv/bin/pip install --quiet --disable-pip-version-check 'moto[server]>=5,<6'
+fi
+
+step "release builds (the workspace's release profile: thin LTO, one codegen unit, stripped)"
+cargo build --release --locked -p leadrouter -p leadrouter-ingest -p leadrouter-router \
+  -p leadrouter-sweeper -p leadrouter-notifier
+
+step "decision cost (criterion, short runs)"
+cargo bench --locked -p leadrouter-domain --bench decide -- --warm-up-time 1 --measurement-time 2 \
+  2>/dev/null | tee "$out/decide.txt"
+
+step "normalization cost (criterion, short runs)"
+cargo bench --locked -p leadrouter-domain --bench normalize -- --warm-up-time 1 --measurement-time 2 \
+  2>/dev/null | tee "$out/normalize.txt"
+
+step "contention: 1, 2, 4, 8 routers on one pool"
+cargo bench --locked -p leadrouter-embedded --bench contention 2>/dev/null | tee "$out/contention.txt"
+
+step "DynamoDB requests per routed lead (moto, counted by an SDK interceptor)"
+MOTO_SERVER="$root/.venv/bin/moto_server" cargo test --locked -p leadrouter-aws --test write_counts \
+  -- --nocapture 2>&1 | grep -E '^batch' | tee "$out/write_counts.txt"
+
+step "simulate: one million leads (release build)"
+python3 tests/bench/gen_leads.py 1000000 > "$out/leads-1m.csv"
+/usr/bin/time -f '%e s wall, %M KiB peak RSS' "$bin/leadrouter" simulate \
+  functions/leadrouter/demo.toml "$out/leads-1m.csv" > "$out/simulate.txt" 2> "$out/simulate.time"
+head -1 "$out/simulate.txt"; cat "$out/simulate.time"
+
+step "local throughput: wrk against leadrouter serve (release), 1 / 16 / 64 clients"
+secs=10; [ -n "${BENCH_QUICK:-}" ] && secs=3
+: > "$out/throughput.txt"
+for clients in 1 16 64; do
+  data=$(mktemp -d)
+  port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  LEADROUTER_API_TOKENS=bench-token-0123456789abcdef LEADROUTER_LOG=warn "$bin/leadrouter" serve \
+    --addr "127.0.0.1:$port" --data-dir "$data" --config tests/bench/bench.toml > "$data/serve.log" 2>&1 &
+  serve=$!; pids+=("$serve")
+  for _ in $(seq 50); do curl -sf "http://127.0.0.1:$port/v1/healthz" >/dev/null && break; sleep 0.1; done
+  threads=$(( clients < 2 ? 1 : 2 ))
+  wrk -t"$threads" -c"$clients" -d"${secs}s" --latency -s tests/bench/post_lead.lua \
+    "http://127.0.0.1:$port/v1/leads" > "$out/wrk-$clients.txt"
+  lat=$(python3 tests/bench/latency.py "$data/leadrouter.db" --wait 120)
+  rss=$(awk '/VmHWM/ {print $2}' "/proc/$serve/status")
+  kill "$serve"; wait "$serve" 2>/dev/null || true
+  rps=$(awk '/Requests\/sec/ {print $2}' "$out/wrk-$clients.txt")
+  non2xx=$(awk '/Non-2xx/ {print $NF}' "$out/wrk-$clients.txt")
+  echo "{\"clients\": $clients, \"accepted_per_s\": $rps, \"non_2xx\": ${non2xx:-0}, \"serve_peak_rss_kib\": $rss, \"routing\": $lat}" \
+    | tee -a "$out/throughput.txt"
+  rm -rf "$data"
+done
+
+step "cold start and footprint of the Lambda binaries (local runtime API, moto behind the SDK)"
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+.venv/bin/moto_server -p "$port" > "$out/moto.log" 2>&1 &
+pids+=("$!")
+for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/moto-api/" >/dev/null && break; sleep 0.1; done
+eval "$(.venv/bin/python tests/bench/aws_setup.py "http://127.0.0.1:$port" bench)"
+export AWS_ENDPOINT_URL="http://127.0.0.1:$port" AWS_REGION=us-east-1 \
+  AWS_ACCESS_KEY_ID=bench AWS_SECRET_ACCESS_KEY=bench LEADROUTER_CONFIG=tests/bench/bench.toml \
+  LEADROUTER_API_AUTH=gateway LEADROUTER_LOG=warn
+ev=functions
+python3 tests/bench/coldstart.py "$bin" "{
+  \"leadrouter-ingest\": [\"$ev/ingest/tests/events/apigw-v2-post-lead.json\", 20],
+  \"leadrouter-router\": [\"$ev/router/tests/events/sqs-batch.json\", 20],
+  \"leadrouter-sweeper\": [\"$ev/sweeper/tests/events/schedule.json\", 20],
+  \"leadrouter-notifier\": [\"$ev/notifier/tests/events/sqs-events.json\", 20]
+}" 10 | tee "$out/coldstart.txt"
+
+step "docs/benchmarks.md"
+python3 tests/bench/report.py "$out" docs/benchmarks.md
+echo "rewrote the generated block of docs/benchmarks.md from $out"
