@@ -70,6 +70,13 @@ USES = {
     # delays a failed delivery's retry on the events queue it consumes.
     "leadrouter-notifier": {"store": ["get_item", "query"], "sends": [], "releases": ["EventsQueue"]},
 }
+# The IAM action each kind of TransactWriteItems item needs.
+TRANSACT_ACTIONS = {
+    "put": "dynamodb:PutItem",
+    "update": "dynamodb:UpdateItem",
+    "delete": "dynamodb:DeleteItem",
+    "condition_check": "dynamodb:ConditionCheckItem",
+}
 # Functions of shared/aws that only tests and local development call (never a Lambda).
 SETUP_FNS = {"create_table", "create_queue_with_dlq"}
 # Methods of shared/aws/src/config_store.rs only the admin CLI calls (never a function).
@@ -352,11 +359,7 @@ def check(template: dict, ws: Workspace) -> tuple[list[str], list[str]]:
     dyn_text = strip_rust((aws / "dynamo.rs").read_text())
     flat = re.sub(r"\s+", "", dyn_text)
     transact_items = set(re.findall(r"TransactWriteItem::builder\(\)\.(put|update|delete|condition_check)\(", flat))
-    transact_needs = {
-        {"put": "dynamodb:PutItem", "update": "dynamodb:UpdateItem", "delete": "dynamodb:DeleteItem",
-         "condition_check": "dynamodb:ConditionCheckItem"}[k]
-        for k in transact_items
-    }
+    transact_needs = {TRANSACT_ACTIONS[k] for k in transact_items}
     if not store_ops:
         errors.append("no DynamoDB operation found in shared/aws/src/dynamo.rs: the parser is out of date")
 
@@ -474,11 +477,7 @@ def check(template: dict, ws: Workspace) -> tuple[list[str], list[str]]:
             for op in stats_ops:
                 need.add((iam_action("dynamodb", op), "Table"))
                 if op == "transact_write_items":
-                    need |= {
-                        ({"put": "dynamodb:PutItem", "update": "dynamodb:UpdateItem", "delete": "dynamodb:DeleteItem",
-                          "condition_check": "dynamodb:ConditionCheckItem"}[k], "Table")
-                        for k in stats_transact
-                    }
+                    need |= {(TRANSACT_ACTIONS[k], "Table") for k in stats_transact}
         if "DynamoConfigStore" in all_src:
             for op in config_read_ops:
                 need.add((iam_action("dynamodb", op), "Table"))

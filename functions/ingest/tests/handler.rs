@@ -38,9 +38,8 @@ async fn invoke(deps: &Deps, event_file: &str) -> (u16, Value) {
     )
 }
 
-#[tokio::test]
-async fn gateway_events_queue_valid_leads_and_refuse_invalid_ones() {
-    let dir = tempfile::tempdir().expect("tempdir");
+/// The function's dependencies over an embedded store in `dir`, and its intake queue.
+fn deps(dir: &tempfile::TempDir) -> (Deps, leadrouter_embedded::EmbeddedQueue) {
     let store = Arc::new(EmbeddedStore::open(&dir.path().join("db.sqlite")).expect("store"));
     let queue = store.queue(
         "intake",
@@ -62,6 +61,13 @@ async fn gateway_events_queue_valid_leads_and_refuse_invalid_ones() {
             configs: None,
         },
     };
+    (deps, queue)
+}
+
+#[tokio::test]
+async fn gateway_events_queue_valid_leads_and_refuse_invalid_ones() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (deps, queue) = deps(&dir);
 
     let (status, body) = invoke(&deps, "apigw-v2-post-lead.json").await;
     assert_eq!(status, 202, "{body}");
@@ -103,27 +109,7 @@ async fn gateway_events_queue_valid_leads_and_refuse_invalid_ones() {
 #[tokio::test]
 async fn gateway_serves_the_dashboard_page() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let store = Arc::new(EmbeddedStore::open(&dir.path().join("db.sqlite")).expect("store"));
-    let queue = store.queue(
-        "intake",
-        QueueConfig {
-            visibility_timeout: Duration::from_secs(30),
-            max_receives: 5,
-        },
-    );
-    let cfg = RoutingConfig::parse(CONFIG, Format::Toml, "t.toml").expect("config");
-    let deps = Deps {
-        state: AppState {
-            engine: Arc::new(Engine::new(store, cfg, Arc::new(SystemClock))),
-            queue: Arc::new(queue),
-            default_country: None,
-            sources: Arc::default(),
-            metrics: Arc::default(),
-            public_url: None,
-            auth: leadrouter_api::ApiAuth::from_list("test-api-token-0123456789").expect("token"),
-            configs: None,
-        },
-    };
+    let (deps, _queue) = deps(&dir);
     let text = std::fs::read_to_string(format!(
         "{}/tests/events/apigw-v2-get-dashboard.json",
         env!("CARGO_MANIFEST_DIR")
