@@ -25,7 +25,10 @@ fi
 export MOTO_SERVER="$root/.venv/bin/moto_server"
 
 # Tests start their own moto servers on free loopback ports; make sure none outlives the run.
-cleanup() { pkill -f "$root/.venv/bin/moto_server" 2>/dev/null || true; }
+cleanup() {
+  pkill -f "$root/.venv/bin/moto_server" 2>/dev/null || true
+  pkill -f "moto_harness.py 127.0.0.1" 2>/dev/null || true
+}
 trap cleanup EXIT
 
 step "browser for the dashboard test (Debian chromium + chromium-driver)"

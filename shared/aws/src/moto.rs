@@ -3,8 +3,10 @@
 //!
 //! moto comes from `$MOTO_SERVER`, the repository's `.venv/bin/moto_server` (what
 //! `tests/run-all.sh` installs) or `PATH`; without it the harness panics with the install command,
-//! so tests fail rather than skip. `serial` servers run through `tests/moto_serial.py`, one request
-//! at a time: moto's threaded server does not make DynamoDB's conditional writes atomic.
+//! so tests fail rather than skip. Servers run through `tests/moto_harness.py` with moto's
+//! interpreter: `serial` ones one request at a time (moto's threaded server does not make
+//! DynamoDB's conditional writes atomic), and with two speed patches to moto that keep request
+//! cost from growing with the data stored (the harness's docstring says what and why).
 
 #![allow(clippy::expect_used, clippy::panic)]
 
@@ -48,7 +50,7 @@ fn moto_binary() -> PathBuf {
 }
 
 /// A moto server; `serial` serves one request at a time (for DynamoDB's conditional writes),
-/// otherwise moto's own threaded server (SQS long polling must not block other requests).
+/// otherwise requests concurrently (SQS long polling must not block other requests).
 pub async fn moto(serial: bool) -> Moto {
     let port = TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
@@ -60,16 +62,12 @@ pub async fn moto(serial: bool) -> Moto {
         .map(|d| d.join("python3"))
         .filter(|p| p.exists())
         .unwrap_or_else(|| PathBuf::from("python3"));
-    let launcher = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/moto_serial.py");
-    let mut command = if serial {
-        let mut c = Command::new(python);
-        c.arg(launcher).args(["127.0.0.1", &port.to_string()]);
-        c
-    } else {
-        let mut c = Command::new(moto_binary());
-        c.args(["-H", "127.0.0.1", "-p", &port.to_string()]);
-        c
-    };
+    let launcher = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/moto_harness.py");
+    let mut command = Command::new(python);
+    command.arg(launcher).args(["127.0.0.1", &port.to_string()]);
+    if !serial {
+        command.arg("--threaded");
+    }
     let child = command
         .stdout(Stdio::null())
         .stderr(Stdio::null())

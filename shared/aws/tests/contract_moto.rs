@@ -4,7 +4,7 @@
 //! Each test starts its own moto server on a free port and stops it when done. moto comes from
 //! `$MOTO_SERVER`, `.venv/bin/moto_server` (what `tests/run-all.sh` installs) or `PATH`; without
 //! it the test fails with the install command: it is never skipped. The server runs through
-//! `tests/moto_serial.py`, one request at a time, for DynamoDB: moto's threaded server does not
+//! `tests/moto_harness.py`, one request at a time, for DynamoDB: moto's threaded server does not
 //! make conditional writes atomic (two racing puts can both pass their condition), DynamoDB
 //! does. SQS runs on moto's threaded server, which long polling needs.
 
