@@ -125,7 +125,7 @@ async fn eight_routers_on_moto_double_delivery_toggled_reps() {
             let mut toggles = 0usize;
             let mut away = false;
             while !*stop.borrow() {
-                tokio::time::sleep(Duration::from_millis(1500)).await;
+                tokio::time::sleep(Duration::from_millis(500)).await;
                 away = !away;
                 let availability = if away {
                     Availability::Away
@@ -137,9 +137,14 @@ async fn eight_routers_on_moto_double_delivery_toggled_reps() {
                         availability: Some(availability),
                         out_of_office: None,
                     };
-                    // Contention with the routers is possible; the next round tries again.
-                    if engine.update_rep(rep, patch).await.is_ok() {
-                        toggles += 1;
+                    // The routers write these reps' counters all the time, so the update can
+                    // lose its races; retry as an API client retries a 503.
+                    while !*stop.borrow() {
+                        if engine.update_rep(rep, patch.clone()).await.is_ok() {
+                            toggles += 1;
+                            break;
+                        }
+                        tokio::time::sleep(Duration::from_millis(50)).await;
                     }
                 }
             }

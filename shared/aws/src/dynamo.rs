@@ -341,6 +341,62 @@ impl DynamoStore {
         Ok(out.item)
     }
 
+    /// The items with these partition keys (strongly consistent), by key: `BatchGetItem` of at
+    /// most 100 distinct keys a call (DynamoDB refuses repeats in one request), unprocessed
+    /// keys retried with backoff, a bounded number of times.
+    async fn batch_get(&self, pks: &[String]) -> Result<HashMap<String, Item>, StoreError> {
+        let mut found: HashMap<String, Item> = HashMap::new();
+        let mut unique: Vec<&String> = pks.iter().collect();
+        unique.sort_unstable();
+        unique.dedup();
+        for chunk in unique.chunks(100) {
+            let keys: Vec<Item> = chunk
+                .iter()
+                .map(|pk| Item::from([("pk".to_owned(), s((*pk).clone()))]))
+                .collect();
+            let mut request = Some(
+                KeysAndAttributes::builder()
+                    .set_keys(Some(keys))
+                    .consistent_read(true)
+                    .build()
+                    .map_err(build_error)?,
+            );
+            let mut rounds = 0;
+            while let Some(req) = request.take() {
+                rounds += 1;
+                let out = self
+                    .client
+                    .batch_get_item()
+                    .request_items(&self.table, req)
+                    .send()
+                    .await
+                    .map_err(|e| sdk_error("BatchGetItem", e))?;
+                for item in out
+                    .responses
+                    .and_then(|mut r| r.remove(&self.table))
+                    .unwrap_or_default()
+                {
+                    if let Some(pk) = item.get("pk").and_then(|v| v.as_s().ok()) {
+                        found.insert(pk.clone(), item);
+                    }
+                }
+                request = out
+                    .unprocessed_keys
+                    .and_then(|mut u| u.remove(&self.table))
+                    .filter(|k| !k.keys().is_empty());
+                if request.is_some() {
+                    if rounds > 8 {
+                        return Err(StoreError::Throttled(
+                            "BatchGetItem: keys left unprocessed".into(),
+                        ));
+                    }
+                    tokio::time::sleep(std::time::Duration::from_millis(10 << rounds)).await;
+                }
+            }
+        }
+        Ok(found)
+    }
+
     async fn query_leads(
         &self,
         q: IndexQuery<'_>,
@@ -520,6 +576,16 @@ impl LeadStore for DynamoStore {
             .transpose()
     }
 
+    /// One `BatchGetItem` per 100 distinct leads.
+    #[instrument(skip_all, fields(leads = ids.len()), err)]
+    async fn get_leads(&self, ids: &[Uuid]) -> Result<Vec<Option<LeadRecord>>, StoreError> {
+        let keys: Vec<String> = ids.iter().map(|id| lead_key(*id)).collect();
+        let found = self.batch_get(&keys).await?;
+        keys.iter()
+            .map(|key| found.get(key).map(read_lead).transpose())
+            .collect()
+    }
+
     #[instrument(skip_all, fields(status = ?query.status, limit = query.limit), err)]
     async fn list_leads(&self, query: &LeadQuery) -> Result<LeadPage, StoreError> {
         let limit = match query.limit {
@@ -650,73 +716,35 @@ impl LeadStore for DynamoStore {
             .map(|item| read_body(&item))
             .transpose()
     }
+
+    /// One `BatchGetItem` per 100 distinct keys.
+    #[instrument(skip_all, fields(keys = keys.len()), err)]
+    async fn email_owners(&self, keys: &[String]) -> Result<Vec<Option<EmailOwner>>, StoreError> {
+        let pks: Vec<String> = keys.iter().map(|k| format!("CONTACT#{k}")).collect();
+        let found = self.batch_get(&pks).await?;
+        pks.iter()
+            .map(|pk| found.get(pk).map(read_body).transpose())
+            .collect()
+    }
 }
 
 #[async_trait]
 impl RoutingStore for DynamoStore {
     #[instrument(skip(self), err)]
     async fn get_reps(&self, ids: &[RepId]) -> Result<Vec<RepState>, StoreError> {
-        let mut found: HashMap<String, RepState> = HashMap::new();
-        let mut unique: Vec<&RepId> = Vec::new();
-        for id in ids {
-            if !unique.contains(&id) {
-                unique.push(id);
-            }
-        }
-        for chunk in unique.chunks(100) {
-            let keys: Vec<Item> = chunk
-                .iter()
-                .map(|id| Item::from([("pk".to_owned(), s(format!("REP#{id}")))]))
-                .collect();
-            let mut request = Some(
-                KeysAndAttributes::builder()
-                    .set_keys(Some(keys))
-                    .consistent_read(true)
-                    .build()
-                    .map_err(build_error)?,
-            );
-            let mut rounds = 0;
-            while let Some(req) = request.take() {
-                rounds += 1;
-                let out = self
-                    .client
-                    .batch_get_item()
-                    .request_items(&self.table, req)
-                    .send()
-                    .await
-                    .map_err(|e| sdk_error("BatchGetItem", e))?;
-                for item in out
-                    .responses
-                    .and_then(|mut r| r.remove(&self.table))
-                    .unwrap_or_default()
-                {
-                    let mut state: RepState = read_body(&item)?;
-                    state.version = read_version(&item);
-                    found.insert(state.rep.clone(), state);
+        let keys: Vec<String> = ids.iter().map(|id| format!("REP#{id}")).collect();
+        let found = self.batch_get(&keys).await?;
+        keys.iter()
+            .zip(ids)
+            .map(|(key, id)| match found.get(key) {
+                Some(item) => {
+                    let mut state: RepState = read_body(item)?;
+                    state.version = read_version(item);
+                    Ok(state)
                 }
-                request = out
-                    .unprocessed_keys
-                    .and_then(|mut u| u.remove(&self.table))
-                    .filter(|k| !k.keys().is_empty());
-                if request.is_some() {
-                    if rounds > 8 {
-                        return Err(StoreError::Throttled(
-                            "BatchGetItem: keys left unprocessed".into(),
-                        ));
-                    }
-                    tokio::time::sleep(std::time::Duration::from_millis(10 << rounds)).await;
-                }
-            }
-        }
-        Ok(ids
-            .iter()
-            .map(|id| {
-                found
-                    .get(id)
-                    .cloned()
-                    .unwrap_or_else(|| RepState::new(id.clone()))
+                None => Ok(RepState::new(id.clone())),
             })
-            .collect())
+            .collect()
     }
 
     #[instrument(skip(self), err)]

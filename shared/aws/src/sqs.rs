@@ -209,6 +209,52 @@ impl Queue for SqsQueue {
         }
     }
 
+    /// One `DeleteMessageBatch` per 10 receipts. An entry refused as `ReceiptHandleIsInvalid`
+    /// is a receipt of an earlier delivery, ignored as [`Queue::ack`] ignores it; any other
+    /// refused entry fails the call (its message comes back after the visibility timeout).
+    #[instrument(skip_all, fields(messages = receipts.len()), err)]
+    async fn ack_batch(&self, receipts: &[&str]) -> Result<(), StoreError> {
+        for chunk in receipts.chunks(SQS_MAX_BATCH) {
+            let entries = chunk
+                .iter()
+                .enumerate()
+                .map(|(i, receipt)| {
+                    aws_sdk_sqs::types::DeleteMessageBatchRequestEntry::builder()
+                        .id(i.to_string())
+                        .receipt_handle(*receipt)
+                        .build()
+                        .map_err(|e| StoreError::InvalidArgument {
+                            what: "receipt",
+                            reason: e.to_string(),
+                        })
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            let out = self
+                .client
+                .delete_message_batch()
+                .queue_url(&self.url)
+                .set_entries(Some(entries))
+                .send()
+                .await
+                .map_err(|e| sqs_error("DeleteMessageBatch", e))?;
+            let failed: Vec<_> = out
+                .failed
+                .iter()
+                .filter(|f| f.code != "ReceiptHandleIsInvalid")
+                .collect();
+            if let Some(first) = failed.first() {
+                return Err(StoreError::Unavailable(format!(
+                    "DeleteMessageBatch: {} of {} entries failed ({}: {})",
+                    failed.len(),
+                    chunk.len(),
+                    first.code,
+                    first.message.as_deref().unwrap_or_default()
+                )));
+            }
+        }
+        Ok(())
+    }
+
     #[instrument(skip(self, receipt), err)]
     async fn release(&self, receipt: &str, delay: Duration) -> Result<(), StoreError> {
         self.client

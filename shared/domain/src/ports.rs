@@ -97,6 +97,16 @@ pub trait LeadStore: Send + Sync {
     async fn insert_lead(&self, rec: &LeadRecord) -> Result<Inserted, StoreError>;
     /// The lead with this id, if any.
     async fn get_lead(&self, id: Uuid) -> Result<Option<LeadRecord>, StoreError>;
+    /// [`LeadStore::get_lead`] of each id, in order (ids may repeat), in as few round trips as
+    /// the store allows (DynamoDB: `BatchGetItem`; embedded: one database call). The router
+    /// reads a whole batch's leads this way.
+    async fn get_leads(&self, ids: &[Uuid]) -> Result<Vec<Option<LeadRecord>>, StoreError> {
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
+            out.push(self.get_lead(*id).await?);
+        }
+        Ok(out)
+    }
     /// Leads matching the query, newest `received_at` first.
     async fn list_leads(&self, query: &LeadQuery) -> Result<LeadPage, StoreError>;
     /// Leads with status `unassigned` (or `awaiting_claim`, by `status`) waiting in `pool`,
@@ -118,6 +128,15 @@ pub trait LeadStore: Send + Sync {
     async fn pools_with_waiting(&self) -> Result<Vec<PoolId>, StoreError>;
     /// The latest owner of a lead with this (normalized) email.
     async fn email_owner(&self, email: &str) -> Result<Option<EmailOwner>, StoreError>;
+    /// [`LeadStore::email_owner`] of each key, in order (keys may repeat), in as few round
+    /// trips as the store allows.
+    async fn email_owners(&self, keys: &[String]) -> Result<Vec<Option<EmailOwner>>, StoreError> {
+        let mut out = Vec::with_capacity(keys.len());
+        for key in keys {
+            out.push(self.email_owner(key).await?);
+        }
+        Ok(out)
+    }
 }
 
 /// A conditional write of one item: applied only if the stored version is `expected_version`
@@ -225,6 +244,16 @@ pub trait Queue: Send + Sync {
     /// Deletes a processed message. Acking with the receipt of an earlier delivery never fails
     /// and may or may not delete the message (as on SQS): ack only after the work is done.
     async fn ack(&self, receipt: &str) -> Result<(), StoreError>;
+    /// Acks several messages, each as [`Queue::ack`] would (a stale receipt is ignored), in as
+    /// few calls as the queue allows (SQS: one `DeleteMessageBatch` per 10; embedded: one
+    /// transaction). On an error some may have been deleted; the rest come back after their
+    /// visibility timeout, which is safe because handling is idempotent.
+    async fn ack_batch(&self, receipts: &[&str]) -> Result<(), StoreError> {
+        for receipt in receipts {
+            self.ack(receipt).await?;
+        }
+        Ok(())
+    }
     /// Makes a message visible again after `delay` (for a retry with backoff).
     async fn release(&self, receipt: &str, delay: Duration) -> Result<(), StoreError>;
 }

@@ -167,29 +167,42 @@ pub async fn run(
         };
         let bodies: Vec<&str> = msgs.iter().map(|m| m.body.as_str()).collect();
         let results = handle_batch(&engine, &bodies).await;
-        for (msg, result) in msgs.iter().zip(results) {
-            settle(queue.as_ref(), msg, result, cfg).await;
-        }
+        settle(queue.as_ref(), &msgs, results, cfg).await;
     }
     info!("worker stopped");
 }
 
+/// Acks the batch's handled messages together (one queue call) and releases the others one by
+/// one, each with the delay its failure calls for.
 async fn settle(
     queue: &dyn Queue,
-    msg: &Received,
-    result: Result<Vec<Routed>, MessageError>,
+    msgs: &[Received],
+    results: Vec<Result<Vec<Routed>, MessageError>>,
     cfg: WorkerConfig,
 ) {
-    let settle = match &result {
-        Ok(_) => queue.ack(&msg.receipt).await,
-        Err(MessageError::Invalid(reason)) => {
+    let mut done = Vec::with_capacity(msgs.len());
+    for (msg, result) in msgs.iter().zip(results) {
+        match result {
+            Ok(_) => done.push(msg.receipt.as_str()),
+            Err(e) => release(queue, msg, e, cfg).await,
+        }
+    }
+    if let Err(e) = queue.ack_batch(&done).await {
+        // The visibility timeout will redeliver them; routing them again writes nothing.
+        warn!(messages = done.len(), error = %e, "could not ack handled messages");
+    }
+}
+
+async fn release(queue: &dyn Queue, msg: &Received, error: MessageError, cfg: WorkerConfig) {
+    let settle = match &error {
+        MessageError::Invalid(reason) => {
             // Never acked: after the queue's max receives it lands in the dead-letter queue,
             // where an operator can inspect and redrive it. The reason names no personal data
             // (serde and the normalizer report field names and positions).
             error!(message_id = %msg.id, receives = msg.receive_count, %reason, "unprocessable message");
             queue.release(&msg.receipt, Duration::ZERO).await
         }
-        Err(MessageError::Engine(e)) => {
+        MessageError::Engine(e) => {
             warn!(message_id = %msg.id, error = %e, "routing failed, will retry");
             queue.release(&msg.receipt, cfg.retry_delay).await
         }

@@ -445,6 +445,39 @@ impl Queue for EmbeddedQueue {
         Ok(id)
     }
 
+    /// All the messages in one transaction: one commit instead of one per message.
+    #[instrument(skip_all, fields(queue = %self.name, messages = bodies.len()), err)]
+    async fn send_batch(&self, bodies: &[String]) -> Result<(), StoreError> {
+        if bodies.is_empty() {
+            return Ok(());
+        }
+        let name = Arc::clone(&self.name);
+        let rows: Vec<(String, String)> = bodies
+            .iter()
+            .map(|b| (Uuid::now_v7().to_string(), b.clone()))
+            .collect();
+        self.db
+            .run("send_batch", move |conn| {
+                let now = now_micros();
+                let tx = conn.transaction().ctx("begin send_batch")?;
+                {
+                    let mut insert = tx
+                        .prepare_cached(
+                            "INSERT INTO queue_messages (queue, id, body, sent_at, visible_at)
+                             VALUES (?1, ?2, ?3, ?4, ?4)",
+                        )
+                        .ctx("prepare send")?;
+                    for (id, body) in &rows {
+                        insert.execute(params![&*name, id, body, now]).ctx("send")?;
+                    }
+                }
+                tx.commit().ctx("commit send_batch")
+            })
+            .await?;
+        self.notify.notify_waiters();
+        Ok(())
+    }
+
     /// Returns at once if messages are visible; otherwise sleeps until a send in this process,
     /// the next visibility expiry, a poll tick, or the end of `wait`, whichever comes first.
     #[instrument(skip(self), fields(queue = %self.name), err)]
@@ -496,6 +529,40 @@ impl Queue for EmbeddedQueue {
             .await?;
         if deleted == 0 {
             tracing::debug!("ack with a stale receipt ignored");
+        }
+        Ok(())
+    }
+
+    /// Deletes the messages whose current delivery the receipts belong to, in one transaction.
+    #[instrument(skip_all, fields(queue = %self.name, messages = receipts.len()), err)]
+    async fn ack_batch(&self, receipts: &[&str]) -> Result<(), StoreError> {
+        if receipts.is_empty() {
+            return Ok(());
+        }
+        let name = Arc::clone(&self.name);
+        let receipts: Vec<String> = receipts.iter().map(|r| (*r).to_owned()).collect();
+        let asked = receipts.len();
+        let deleted = self
+            .db
+            .run("ack_batch", move |conn| {
+                let tx = conn.transaction().ctx("begin ack_batch")?;
+                let mut deleted = 0;
+                {
+                    let mut delete = tx
+                        .prepare_cached(
+                            "DELETE FROM queue_messages WHERE queue = ?1 AND receipt = ?2",
+                        )
+                        .ctx("prepare ack")?;
+                    for receipt in &receipts {
+                        deleted += delete.execute(params![&*name, receipt]).ctx("ack")?;
+                    }
+                }
+                tx.commit().ctx("commit ack_batch")?;
+                Ok(deleted)
+            })
+            .await?;
+        if deleted < asked {
+            tracing::debug!(stale = asked - deleted, "acks with stale receipts ignored");
         }
         Ok(())
     }

@@ -470,6 +470,17 @@ impl LeadStore for EmbeddedStore {
             .await
     }
 
+    /// Every lead in one database call (one lock of the connection).
+    #[instrument(skip_all, fields(leads = ids.len()), err)]
+    async fn get_leads(&self, ids: &[Uuid]) -> Result<Vec<Option<LeadRecord>>, StoreError> {
+        let ids: Vec<String> = ids.iter().map(Uuid::to_string).collect();
+        self.db
+            .run("get_leads", move |conn| {
+                ids.iter().map(|id| read_lead(conn, id)).collect()
+            })
+            .await
+    }
+
     /// A `limit` of 0 means the largest page ([`MAX_PAGE`]). A malformed cursor is
     /// `InvalidArgument`.
     #[instrument(skip_all, fields(status = ?query.status, limit = query.limit), err)]
@@ -589,17 +600,30 @@ impl LeadStore for EmbeddedStore {
     async fn email_owner(&self, email: &str) -> Result<Option<EmailOwner>, StoreError> {
         let email = email.to_owned();
         self.db
-            .run("email_owner", move |conn| {
-                let body: Option<String> = conn
-                    .prepare_cached("SELECT body FROM email_owners WHERE email = ?1")
-                    .ctx("prepare email_owner")?
-                    .query_row([&email], |r| r.get(0))
-                    .optional()
-                    .ctx("email_owner")?;
-                body.map(|b| from_json("email_owner", &b)).transpose()
+            .run("email_owner", move |conn| read_email_owner(conn, &email))
+            .await
+    }
+
+    /// Every key in one database call.
+    #[instrument(skip_all, fields(keys = keys.len()), err)]
+    async fn email_owners(&self, keys: &[String]) -> Result<Vec<Option<EmailOwner>>, StoreError> {
+        let keys = keys.to_vec();
+        self.db
+            .run("email_owners", move |conn| {
+                keys.iter().map(|k| read_email_owner(conn, k)).collect()
             })
             .await
     }
+}
+
+fn read_email_owner(conn: &Connection, key: &str) -> Result<Option<EmailOwner>, StoreError> {
+    let body: Option<String> = conn
+        .prepare_cached("SELECT body FROM email_owners WHERE email = ?1")
+        .ctx("prepare email_owner")?
+        .query_row([key], |r| r.get(0))
+        .optional()
+        .ctx("email_owner")?;
+    body.map(|b| from_json("email_owner", &b)).transpose()
 }
 
 /// Reads a rep or pool row: `(version, body)` if it exists.

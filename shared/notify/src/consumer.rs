@@ -76,7 +76,12 @@ pub async fn run(
                 continue;
             }
         };
-        for msg in msgs {
+        // Events that needed no delivery (most: pools without a webhook) are acked together at
+        // the end of the batch, in one queue call. Once a webhook was called, the pending acks
+        // go at once with it: a slow endpoint must not hold earlier acks past the visibility
+        // timeout, which would deliver them twice.
+        let mut pending: Vec<&str> = Vec::new();
+        for msg in &msgs {
             let cfg = engine.config();
             let result = handle(
                 &notifier,
@@ -86,27 +91,35 @@ pub async fn run(
                 engine.now().timestamp(),
             )
             .await;
-            settle(queue.as_ref(), &msg, result, backoff).await;
+            match result {
+                Ok(0) => pending.push(&msg.receipt),
+                Ok(_) => {
+                    pending.push(&msg.receipt);
+                    ack(queue.as_ref(), &mut pending).await;
+                }
+                Err(e) => release(queue.as_ref(), msg, e, backoff).await,
+            }
         }
+        ack(queue.as_ref(), &mut pending).await;
     }
     info!("notifier stopped");
 }
 
-async fn settle(
-    queue: &dyn Queue,
-    msg: &Received,
-    result: Result<usize, DeliveryError>,
-    backoff: Backoff,
-) {
-    let settled = match result {
-        Ok(_) => queue.ack(&msg.receipt).await,
-        Err(e) => {
-            let delay = backoff.delay(msg.receive_count);
-            warn!(message_id = %msg.id, receives = msg.receive_count, error = %e, ?delay, "delivery failed, will retry");
-            queue.release(&msg.receipt, delay).await
-        }
-    };
-    if let Err(e) = settled {
+async fn ack(queue: &dyn Queue, pending: &mut Vec<&str>) {
+    if pending.is_empty() {
+        return;
+    }
+    if let Err(e) = queue.ack_batch(pending).await {
+        // Redelivered after the visibility timeout; a repeat delivery carries the same event id.
+        warn!(messages = pending.len(), error = %e, "could not ack event messages");
+    }
+    pending.clear();
+}
+
+async fn release(queue: &dyn Queue, msg: &Received, e: DeliveryError, backoff: Backoff) {
+    let delay = backoff.delay(msg.receive_count);
+    warn!(message_id = %msg.id, receives = msg.receive_count, error = %e, ?delay, "delivery failed, will retry");
+    if let Err(e) = queue.release(&msg.receipt, delay).await {
         warn!(message_id = %msg.id, error = %e, "could not settle event message");
     }
 }

@@ -405,6 +405,7 @@ pub async fn store_contract<S: Store + ?Sized>(store: &S) {
     get_reps_defaults_in_order(store).await;
     get_pool_default(store).await;
     email_owners_upsert(store).await;
+    batch_reads_answer_in_order(store).await;
     list_leads_filters(store).await;
     list_leads_pagination_covers_every_lead_once(store).await;
     list_waiting_order_and_filter(store).await;
@@ -1059,6 +1060,67 @@ pub async fn email_owners_upsert<S: Store + ?Sized>(store: &S) {
     );
 }
 
+/// `get_leads` and `email_owners` answer each id or key in the order asked, `None` for an
+/// unknown one, repeats included, also past 100 (one DynamoDB `BatchGetItem`'s limit).
+pub async fn batch_reads_answer_in_order<S: Store + ?Sized>(store: &S) {
+    assert!(
+        store.get_leads(&[]).await.must("get_leads").is_empty(),
+        "contract: get_leads of no ids must be empty"
+    );
+    let mut recs = Vec::new();
+    for i in 0..120 {
+        let rec = lead_in(LeadStatus::Queued, None, None, None, at(i));
+        store.insert_lead(&rec).await.must("insert_lead");
+        recs.push(rec);
+    }
+    let unknown = Uuid::now_v7();
+    let mut ids: Vec<Uuid> = recs.iter().rev().map(|r| r.lead.id).collect();
+    ids.insert(3, unknown);
+    ids.push(recs[7].lead.id);
+    let got = store.get_leads(&ids).await.must("get_leads");
+    assert_eq!(got.len(), ids.len(), "contract: one answer per id asked");
+    for (id, rec) in ids.iter().zip(&got) {
+        match rec {
+            None => assert_eq!(*id, unknown, "contract: get_leads missed stored lead {id}"),
+            Some(rec) => assert_eq!(
+                *rec,
+                must_get_lead(store, *id).await,
+                "contract: get_leads must answer what get_lead does, in order"
+            ),
+        }
+    }
+    assert!(got[3].is_none(), "contract: an unknown id reads as None");
+
+    let owner = |key: &str, rep: &str| EmailOwner {
+        email: key.to_owned(),
+        rep: rep.to_owned(),
+        lead_id: Uuid::now_v7(),
+        at: at(5),
+    };
+    let (a, b) = (
+        format!("{}@example.com", Uuid::now_v7()),
+        format!("tel:+1555{}", Uuid::now_v7().as_u128() % 10_000_000),
+    );
+    let owners = vec![owner(&a, &unique("rep")), owner(&b, &unique("rep"))];
+    let c = Commit {
+        email_owners: owners.clone(),
+        ..Commit::default()
+    };
+    assert_committed(&commit_of(store, c, "commit email owners").await, "owners");
+    let missing = format!("{}@example.com", Uuid::now_v7());
+    let keys = vec![b.clone(), missing, a.clone(), b];
+    assert_eq!(
+        store.email_owners(&keys).await.must("email_owners"),
+        vec![
+            Some(owners[1].clone()),
+            None,
+            Some(owners[0].clone()),
+            Some(owners[1].clone())
+        ],
+        "contract: email_owners must answer each key in order"
+    );
+}
+
 /// `list_leads` filters by status, owner and pool (combined with AND), newest first.
 pub async fn list_leads_filters<S: Store + ?Sized>(store: &S) {
     let pool = unique("pool");
@@ -1513,6 +1575,7 @@ pub async fn queue_contract<Q: Queue + ?Sized>(queue: &Q, visibility: Duration, 
     queue_dead_letters_after_max_receives(queue, max_receives).await;
     queue_concurrent_receivers_share_messages(queue).await;
     queue_send_batch_delivers_every_message(queue).await;
+    queue_ack_batch_deletes_every_message(queue, visibility).await;
 }
 
 /// `send_batch` of more messages than one SQS batch holds delivers each of them once.
@@ -1535,6 +1598,42 @@ pub async fn queue_send_batch_delivers_every_message<Q: Queue + ?Sized>(queue: &
     for m in &seen {
         queue.ack(&m.receipt).await.must("ack");
     }
+}
+
+/// `ack_batch` of more receipts than one SQS batch holds, with a stale receipt among them,
+/// deletes every message: none comes back after the visibility timeout.
+pub async fn queue_ack_batch_deletes_every_message<Q: Queue + ?Sized>(
+    queue: &Q,
+    visibility: Duration,
+) {
+    queue.ack_batch(&[]).await.must("ack_batch of nothing");
+    let bodies: Vec<String> = (0..23).map(|n| format!("ack-batch-{n}")).collect();
+    queue.send_batch(&bodies).await.must("send_batch");
+    let mut seen: Vec<Received> = Vec::new();
+    let deadline = Instant::now() + ARRIVAL * 4;
+    while seen.len() < bodies.len() && Instant::now() < deadline {
+        seen.extend(queue.receive(10, ARRIVAL).await.must("receive"));
+    }
+    assert_eq!(seen.len(), bodies.len(), "contract: every message received");
+    // A receipt of an earlier delivery of the first message, made stale by a redelivery.
+    let first = seen.remove(0);
+    queue
+        .release(&first.receipt, Duration::ZERO)
+        .await
+        .must("release");
+    let again = receive_one(queue, "the released message").await;
+    let mut receipts: Vec<&str> = seen.iter().map(|m| m.receipt.as_str()).collect();
+    receipts.insert(5, &first.receipt);
+    receipts.push(&again.receipt);
+    queue.ack_batch(&receipts).await.must("ack_batch");
+    let back = queue
+        .receive(10, visibility + ARRIVAL)
+        .await
+        .must("receive after the visibility timeout");
+    assert!(
+        back.is_empty(),
+        "contract: ack_batch must delete every message it names, got back {back:?}"
+    );
 }
 
 /// The single message of a receive; panics unless there is exactly one.

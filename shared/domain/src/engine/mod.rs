@@ -375,19 +375,22 @@ impl Engine {
         let (results, already) = self
             .optimistic("route", move || async move {
                 let cfg = self.config();
-                let mut stored = Vec::with_capacity(leads.len());
-                let mut previous = Vec::with_capacity(leads.len());
+                // The chunk's leads and their earlier owners in two or three store calls, not
+                // two or three per lead.
+                let ids: Vec<Uuid> = leads.iter().map(|l| l.id).collect();
+                let stored = self.store.get_leads(&ids).await?;
+                let routing_leads: Vec<&Lead> = leads
+                    .iter()
+                    .zip(&stored)
+                    .map(|(lead, rec)| rec.as_ref().map_or(lead, |r| &r.lead))
+                    .collect();
+                let previous = self.previous_owners(&cfg, &routing_leads).await?;
                 let (mut rep_ids, mut pool_ids): (Vec<RepId>, Vec<String>) =
                     (Vec::new(), Vec::new());
-                for lead in leads {
-                    let rec = self.store.get_lead(lead.id).await?;
-                    let routing_lead = rec.as_ref().map_or(lead, |r| &r.lead);
-                    let owner = self.previous_owner(&cfg, routing_lead).await?;
-                    let (reps, pools) = routing::needs(&cfg, routing_lead, owner.as_ref());
+                for (lead, owner) in routing_leads.iter().zip(&previous) {
+                    let (reps, pools) = routing::needs(&cfg, lead, owner.as_ref());
                     merge(&mut rep_ids, reps);
                     merge(&mut pool_ids, pools);
-                    stored.push(rec);
-                    previous.push(owner);
                 }
                 let mut snap = self.snapshot(&rep_ids, &pool_ids, None).await?;
                 let (base_reps, base_pools) = (snap.reps.clone(), snap.pools.clone());
@@ -485,23 +488,35 @@ impl Engine {
 
     /// The owner of the latest lead with the same email, else the same phone (sticky routing
     /// and repeat detection).
-    async fn previous_owner(
+    /// Each lead's earlier owner, by its email, else by its phone: one batched read of the
+    /// emails, then one of the phones of the leads whose email found no owner.
+    async fn previous_owners(
         &self,
         cfg: &RoutingConfig,
-        lead: &Lead,
-    ) -> Result<Option<EmailOwner>, EngineError> {
+        leads: &[&Lead],
+    ) -> Result<Vec<Option<EmailOwner>>, EngineError> {
+        let mut owners: Vec<Option<EmailOwner>> = vec![None; leads.len()];
         if cfg.settings.sticky_days == 0 {
-            return Ok(None);
+            return Ok(owners);
         }
-        if let Some(email) = &lead.email
-            && let Some(o) = self.store.email_owner(email).await?
-        {
-            return Ok(Some(o));
+        let (at, keys): (Vec<usize>, Vec<String>) = leads
+            .iter()
+            .enumerate()
+            .filter_map(|(i, l)| Some((i, l.email.clone()?)))
+            .unzip();
+        for (i, owner) in at.into_iter().zip(self.store.email_owners(&keys).await?) {
+            owners[i] = owner;
         }
-        if let Some(phone) = &lead.phone {
-            return Ok(self.store.email_owner(&routing::phone_key(phone)).await?);
+        let (at, keys): (Vec<usize>, Vec<String>) = leads
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| owners[*i].is_none())
+            .filter_map(|(i, l)| Some((i, routing::phone_key(l.phone.as_ref()?))))
+            .unzip();
+        for (i, owner) in at.into_iter().zip(self.store.email_owners(&keys).await?) {
+            owners[i] = owner;
         }
-        Ok(None)
+        Ok(owners)
     }
 
     async fn snapshot(
@@ -733,8 +748,12 @@ impl Engine {
         .await
     }
 
-    /// Changes a rep's live availability, then hands waiting leads to them if they can now take
-    /// some.
+    /// Changes a rep's live availability (one conditional write of the rep's state, in force
+    /// once this returns), then moves leads at once: an absent rep's unaccepted leads go to
+    /// others, and waiting leads go to the rep if they can now take some. That follow-up
+    /// touches pools the routers are writing and can lose its races under load; then it is
+    /// logged and left to the sweeper, which does the same on every tick, and the change
+    /// itself still succeeds.
     #[instrument(skip(self, patch))]
     pub async fn update_rep(&self, rep: &str, patch: RepPatch) -> Result<RepState, EngineError> {
         if self.config().rep(rep).is_none() {
@@ -763,15 +782,20 @@ impl Engine {
             })
             .await?;
         let now = self.now();
-        if self
+        let absent = self
             .config()
             .rep(rep)
-            .is_some_and(|r| sla::is_absent(r, &next, now))
-        {
-            // Away or out of office now: leads they have not accepted move on at once.
-            self.release_leads_of(rep, now).await?;
+            .is_some_and(|r| sla::is_absent(r, &next, now));
+        let moved = async {
+            if absent {
+                // Away or out of office now: leads they have not accepted move on at once.
+                self.release_leads_of(rep, now).await?;
+            }
+            self.retry_waiting_for(rep).await
+        };
+        if let Err(e) = moved.await {
+            warn!(error = %e, "moving leads after an availability change failed; the sweeper will");
         }
-        self.retry_waiting_for(rep).await?;
         Ok(next)
     }
 
