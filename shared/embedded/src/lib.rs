@@ -4,7 +4,7 @@
 //! | module | holds |
 //! |---|---|
 //! | `schema` | opening the file: WAL, `synchronous=NORMAL`, `busy_timeout`, migrations (`user_version`) |
-//! | `db` | the shared connection and the `spawn_blocking` bridge every async method goes through |
+//! | `db` | the shared connection, owned by one database thread, and the bridge every async method goes through |
 //! | [`store`] | [`EmbeddedStore`]: `LeadStore` + `RoutingStore` (items as JSON plus indexed columns; `commit` as one `BEGIN IMMEDIATE` transaction) |
 //! | [`queue`] | [`EmbeddedQueue`]: the `Queue` port with SQS semantics (visibility timeout, receipts, receive count, dead-letter table, redrive) |
 //! | [`config_store`] | the `ConfigStore` port: versioned routing configs (`config_versions` rows and a `config_head` row, moved in one transaction) |

@@ -47,7 +47,7 @@ impl EmbeddedStore {
     pub fn open(path: &Path) -> Result<EmbeddedStore, StoreError> {
         let conn = schema::open(path)?;
         Ok(EmbeddedStore {
-            db: Arc::new(Db::new(path, conn)),
+            db: Arc::new(Db::new(path, conn)?),
         })
     }
 
