@@ -6,7 +6,7 @@ use leadrouter_domain::config_store::{
     ConfigDoc, ConfigMeta, ConfigStore, MAX_HISTORY, PutOutcome,
 };
 use leadrouter_domain::ports::StoreError;
-use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::EmbeddedStore;
 use crate::error::{SqlContext, corrupt, encode};
@@ -51,9 +51,7 @@ fn put(
     doc: &ConfigDoc,
     expected: Option<u64>,
 ) -> Result<PutOutcome, StoreError> {
-    let tx = conn
-        .transaction_with_behavior(TransactionBehavior::Immediate)
-        .ctx("begin config put")?;
+    let tx = conn.savepoint().ctx("begin config put")?;
     let current = head(&tx)?;
     if current != expected {
         return Ok(PutOutcome::Conflict { current });

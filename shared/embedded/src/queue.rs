@@ -16,7 +16,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use leadrouter_domain::ports::{Queue, Received, StoreError};
-use rusqlite::{Connection, TransactionBehavior, params};
+use rusqlite::{Connection, params};
 use tokio::sync::Notify;
 use tokio::time::Instant;
 use tracing::instrument;
@@ -148,9 +148,7 @@ fn try_receive(
 
     let max_receives = i64::from(config.max_receives.max(1));
     let invisible_until = now.saturating_add(duration_micros(config.visibility_timeout));
-    let tx = conn
-        .transaction_with_behavior(TransactionBehavior::Immediate)
-        .ctx("begin receive")?;
+    let tx = conn.savepoint().ctx("begin receive")?;
     let mut received = Vec::new();
     let mut dead = 0usize;
     // Dead-lettering frees slots, so look again until `max` are delivered or none are visible.
@@ -300,9 +298,7 @@ impl EmbeddedQueue {
         let moved = self
             .db
             .run("redrive", move |conn| {
-                let tx = conn
-                    .transaction_with_behavior(TransactionBehavior::Immediate)
-                    .ctx("begin redrive")?;
+                let tx = conn.savepoint().ctx("begin redrive")?;
                 let moved = tx
                     .execute(
                         "INSERT INTO queue_messages
@@ -336,7 +332,7 @@ impl EmbeddedQueue {
             .db
             .run("redrive", move |conn| {
                 let tx = conn
-                    .transaction_with_behavior(TransactionBehavior::Immediate)
+                    .savepoint()
                     .ctx("begin redrive")?;
                 let moved = tx
                     .execute(
@@ -459,7 +455,7 @@ impl Queue for EmbeddedQueue {
         self.db
             .run("send_batch", move |conn| {
                 let now = now_micros();
-                let tx = conn.transaction().ctx("begin send_batch")?;
+                let tx = conn.savepoint().ctx("begin send_batch")?;
                 {
                     let mut insert = tx
                         .prepare_cached(
@@ -545,7 +541,7 @@ impl Queue for EmbeddedQueue {
         let deleted = self
             .db
             .run("ack_batch", move |conn| {
-                let tx = conn.transaction().ctx("begin ack_batch")?;
+                let tx = conn.savepoint().ctx("begin ack_batch")?;
                 let mut deleted = 0;
                 {
                     let mut delete = tx

@@ -171,6 +171,19 @@ fn configure(conn: &Connection) -> Result<(), StoreError> {
     // deployment's job.
     conn.pragma_update(None, "synchronous", "NORMAL")
         .ctx("set synchronous=NORMAL")?;
+    // Each job of a group commit runs in a savepoint, whose undo pages go to a temporary
+    // journal: in memory, not a temp file (that file's writes were 8 % of the database
+    // thread's time under load).
+    conn.pragma_update(None, "temp_store", "MEMORY")
+        .ctx("set temp_store=MEMORY")?;
+    // Checkpoint the WAL into the database every ~40 MB of log, not every 4 MB: the queue's and
+    // the rotation's pages change on every commit, and a checkpoint copies each changed page
+    // once however often it changed, so fewer checkpoints copy far fewer pages (and fsync less).
+    conn.pragma_update(None, "wal_autocheckpoint", 10_000)
+        .ctx("set wal_autocheckpoint")?;
+    // 32 MB of page cache (SQLite's default is 2 MB): the hot indexes stay in memory.
+    conn.pragma_update(None, "cache_size", -32_768)
+        .ctx("set cache_size")?;
     Ok(())
 }
 

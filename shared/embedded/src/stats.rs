@@ -5,15 +5,13 @@
 use async_trait::async_trait;
 use leadrouter_domain::ports::StoreError;
 use leadrouter_domain::stats::{Cell, DEDUP_HOURS, GroupBy, StatsStore, StatsUpdate};
-use rusqlite::{Connection, TransactionBehavior, params};
+use rusqlite::{Connection, params};
 
 use crate::EmbeddedStore;
 use crate::error::SqlContext;
 
 fn record(conn: &mut Connection, update: &StatsUpdate) -> Result<bool, StoreError> {
-    let tx = conn
-        .transaction_with_behavior(TransactionBehavior::Immediate)
-        .ctx("begin stats record")?;
+    let tx = conn.savepoint().ctx("begin stats record")?;
     let fresh = tx
         .prepare_cached("INSERT OR IGNORE INTO stats_seen (event_id, hour) VALUES (?1, ?2)")
         .ctx("prepare stats seen")?

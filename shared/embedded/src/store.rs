@@ -12,7 +12,7 @@ use leadrouter_domain::ports::{
 use leadrouter_domain::record::{LeadRecord, LeadStatus, PoolId, RepId};
 use leadrouter_domain::state::{PoolState, RepState};
 use rusqlite::types::Value;
-use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
+use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tracing::instrument;
@@ -348,7 +348,7 @@ fn encode_commit(commit: &Commit) -> Result<Encoded, StoreError> {
 }
 
 /// The stored version of a row of `table` (0 if absent).
-fn stored_version(tx: &Transaction<'_>, table: &str, id: &str) -> Result<i64, StoreError> {
+fn stored_version(tx: &Connection, table: &str, id: &str) -> Result<i64, StoreError> {
     let sql = format!("SELECT version FROM {table} WHERE id = ?1");
     let v: Option<i64> = tx
         .prepare_cached(&sql)
@@ -360,7 +360,7 @@ fn stored_version(tx: &Transaction<'_>, table: &str, id: &str) -> Result<i64, St
 }
 
 /// Writes a rep or pool row if its stored version is still `expected`.
-fn write_state(tx: &Transaction<'_>, table: &str, w: &Write<StateRow>) -> Result<bool, StoreError> {
+fn write_state(tx: &Connection, table: &str, w: &Write<StateRow>) -> Result<bool, StoreError> {
     let n = if w.expected == 0 {
         let sql = format!(
             "INSERT INTO {table} (id, version, body) VALUES (?1, ?2, ?3) ON CONFLICT (id) DO NOTHING"
@@ -380,12 +380,12 @@ fn write_state(tx: &Transaction<'_>, table: &str, w: &Write<StateRow>) -> Result
     Ok(n == 1)
 }
 
-/// Checks every condition, then applies every write, in one `BEGIN IMMEDIATE` transaction: the
-/// write lock is taken up front, so nothing can change between the checks and the writes.
+/// Checks every condition, then applies every write, in one savepoint of the database thread's
+/// `BEGIN IMMEDIATE` group transaction: the write lock is held from before the checks, so
+/// nothing can change between the checks and the writes, and a conflict rolls back only this
+/// commit.
 fn apply_commit(conn: &mut Connection, c: Encoded) -> Result<CommitOutcome, StoreError> {
-    let tx = conn
-        .transaction_with_behavior(TransactionBehavior::Immediate)
-        .ctx("begin commit")?;
+    let tx = conn.savepoint().ctx("begin commit")?;
 
     // Check everything first, so a Conflict names every stale item, not just the first.
     let mut stale = Vec::new();
