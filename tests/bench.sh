@@ -55,10 +55,13 @@ python3 tests/bench/gen_leads.py 1000000 > "$out/leads-1m.csv"
   functions/leadrouter/demo.toml "$out/leads-1m.csv" > "$out/simulate.txt" 2> "$out/simulate.time"
 head -1 "$out/simulate.txt"; cat "$out/simulate.time"
 
-step "local throughput: wrk against leadrouter serve (release), 1 / 16 / 64 clients"
+step "local throughput: wrk against leadrouter serve (release), 1 / 16 / 64 clients, then paced"
 secs=10; [ -n "${BENCH_QUICK:-}" ] && secs=3
 : > "$out/throughput.txt"
-for clients in 1 16 64; do
+# "clients" or "clients@delay": 64@12 and 64@10 are 64 connections that each wait 12 / 10 ms
+# before every request (post_lead.lua), an offered load of about 4,300 and 4,900 leads/s.
+for run in 1 16 64 64@12 64@10; do
+  clients=${run%@*}; delay=""; [ "$run" != "$clients" ] && delay=${run#*@}
   data=$(mktemp -d)
   port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
   LEADROUTER_API_TOKENS=bench-token-0123456789abcdef LEADROUTER_LOG=warn "$bin/leadrouter" serve \
@@ -66,14 +69,14 @@ for clients in 1 16 64; do
   serve=$!; pids+=("$serve")
   for _ in $(seq 50); do curl -sf "http://127.0.0.1:$port/v1/healthz" >/dev/null && break; sleep 0.1; done
   threads=$(( clients < 2 ? 1 : 2 ))
-  wrk -t"$threads" -c"$clients" -d"${secs}s" --latency -s tests/bench/post_lead.lua \
-    "http://127.0.0.1:$port/v1/leads" > "$out/wrk-$clients.txt"
+  LEADROUTER_DELAY_MS="$delay" wrk -t"$threads" -c"$clients" -d"${secs}s" --latency \
+    -s tests/bench/post_lead.lua "http://127.0.0.1:$port/v1/leads" > "$out/wrk-$run.txt"
   lat=$(python3 tests/bench/latency.py "$data/leadrouter.db" --wait 120)
   rss=$(awk '/VmHWM/ {print $2}' "/proc/$serve/status")
   kill "$serve"; wait "$serve" 2>/dev/null || true
-  rps=$(awk '/Requests\/sec/ {print $2}' "$out/wrk-$clients.txt")
-  non2xx=$(awk '/Non-2xx/ {print $NF}' "$out/wrk-$clients.txt")
-  echo "{\"clients\": $clients, \"accepted_per_s\": $rps, \"non_2xx\": ${non2xx:-0}, \"serve_peak_rss_kib\": $rss, \"routing\": $lat}" \
+  rps=$(awk '/Requests\/sec/ {print $2}' "$out/wrk-$run.txt")
+  non2xx=$(awk '/Non-2xx/ {print $NF}' "$out/wrk-$run.txt")
+  echo "{\"clients\": $clients, \"delay_ms\": ${delay:-0}, \"accepted_per_s\": $rps, \"non_2xx\": ${non2xx:-0}, \"serve_peak_rss_kib\": $rss, \"routing\": $lat}" \
     | tee -a "$out/throughput.txt"
   rm -rf "$data"
 done

@@ -21,3 +21,13 @@ function request()
     tid, n, n % 5003, n % 5003, countries[(n % #countries) + 1], (n % 7) * 150)
   return wrk.format(nil, nil, nil, body)
 end
+
+-- Paced runs: with LEADROUTER_DELAY_MS set, each connection waits that long before each request,
+-- so N connections offer at most N * 1000 / delay requests a second (an offered load, not
+-- as-fast-as-possible).
+local delay_ms = tonumber(os.getenv("LEADROUTER_DELAY_MS") or "")
+if delay_ms then
+  function delay()
+    return delay_ms
+  end
+end

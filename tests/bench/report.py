@@ -59,7 +59,9 @@ def main() -> None:
            "|---|---|---|---|---|---|---|---|"]
     for r in jsonl(out / "throughput.txt"):
         t = r["routing"]
-        md.append(f"| {r['clients']} | {r['accepted_per_s']:.0f} | {r['non_2xx']} | {t['routed_per_s']:.0f} | "
+        delay = r.get("delay_ms", 0)
+        clients = f"{r['clients']}, paced ({delay} ms between requests)" if delay else r["clients"]
+        md.append(f"| {clients} | {r['accepted_per_s']:.0f} | {r['non_2xx']} | {t['routed_per_s']:.0f} | "
                   f"{t['p50_ms']} ms | {t['p90_ms']} ms | {t['p99_ms']} ms | {r['serve_peak_rss_kib'] / 1024:.1f} MiB |")
     md += ["", "### Cold start and footprint (x86_64 release binaries, local runtime API, moto)", "",
            "| function | ready (min / median / max) | first event | peak RSS | binary |", "|---|---|---|---|---|"]

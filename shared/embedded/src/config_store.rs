@@ -1,5 +1,6 @@
 //! The `ConfigStore` port on SQLite: `config_versions` (one row per pushed version) and
-//! `config_head` (the current version), moved together in one `BEGIN IMMEDIATE` transaction.
+//! `config_head` (the current version), moved together in one transaction (a savepoint of the
+//! database thread's group).
 
 use async_trait::async_trait;
 use leadrouter_domain::config_store::{
