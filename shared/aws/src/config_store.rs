@@ -254,46 +254,18 @@ impl ConfigStore for DynamoConfigStore {
         let keys: Vec<Item> = (oldest..=head)
             .map(|v| Item::from([("pk".to_owned(), s(version_key(v)))]))
             .collect();
-        let mut found = Vec::with_capacity(keys.len());
-        let mut request = Some(
-            KeysAndAttributes::builder()
-                .set_keys(Some(keys))
-                .consistent_read(true)
-                .projection_expression("pk, v, #m")
-                .expression_attribute_names("#m", "meta")
-                .build()
-                .map_err(build_error)?,
-        );
-        let mut rounds = 0;
-        while let Some(req) = request.take() {
-            rounds += 1;
-            let out = self
-                .client
-                .batch_get_item()
-                .request_items(&self.table, req)
-                .send()
-                .await
-                .map_err(|e| sdk_error("BatchGetItem", e))?;
-            for item in out
-                .responses
-                .and_then(|mut r| r.remove(&self.table))
-                .unwrap_or_default()
-            {
-                found.push(read_meta(&item)?);
-            }
-            request = out
-                .unprocessed_keys
-                .and_then(|mut u| u.remove(&self.table))
-                .filter(|k| !k.keys().is_empty());
-            if request.is_some() {
-                if rounds > 8 {
-                    return Err(StoreError::Throttled(
-                        "BatchGetItem: keys left unprocessed".into(),
-                    ));
-                }
-                tokio::time::sleep(std::time::Duration::from_millis(10 << rounds)).await;
-            }
-        }
+        let request = KeysAndAttributes::builder()
+            .set_keys(Some(keys))
+            .consistent_read(true)
+            .projection_expression("pk, v, #m")
+            .expression_attribute_names("#m", "meta")
+            .build()
+            .map_err(build_error)?;
+        let mut found = crate::batch_get_items(&self.client, &self.table, request)
+            .await?
+            .iter()
+            .map(read_meta)
+            .collect::<Result<Vec<_>, _>>()?;
         found.sort_by_key(|m| std::cmp::Reverse(m.version));
         Ok(found)
     }

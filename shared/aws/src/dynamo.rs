@@ -354,43 +354,14 @@ impl DynamoStore {
                 .iter()
                 .map(|pk| Item::from([("pk".to_owned(), s((*pk).clone()))]))
                 .collect();
-            let mut request = Some(
-                KeysAndAttributes::builder()
-                    .set_keys(Some(keys))
-                    .consistent_read(true)
-                    .build()
-                    .map_err(build_error)?,
-            );
-            let mut rounds = 0;
-            while let Some(req) = request.take() {
-                rounds += 1;
-                let out = self
-                    .client
-                    .batch_get_item()
-                    .request_items(&self.table, req)
-                    .send()
-                    .await
-                    .map_err(|e| sdk_error("BatchGetItem", e))?;
-                for item in out
-                    .responses
-                    .and_then(|mut r| r.remove(&self.table))
-                    .unwrap_or_default()
-                {
-                    if let Some(pk) = item.get("pk").and_then(|v| v.as_s().ok()) {
-                        found.insert(pk.clone(), item);
-                    }
-                }
-                request = out
-                    .unprocessed_keys
-                    .and_then(|mut u| u.remove(&self.table))
-                    .filter(|k| !k.keys().is_empty());
-                if request.is_some() {
-                    if rounds > 8 {
-                        return Err(StoreError::Throttled(
-                            "BatchGetItem: keys left unprocessed".into(),
-                        ));
-                    }
-                    tokio::time::sleep(std::time::Duration::from_millis(10 << rounds)).await;
+            let request = KeysAndAttributes::builder()
+                .set_keys(Some(keys))
+                .consistent_read(true)
+                .build()
+                .map_err(build_error)?;
+            for item in crate::batch_get_items(&self.client, &self.table, request).await? {
+                if let Some(pk) = item.get("pk").and_then(|v| v.as_s().ok()) {
+                    found.insert(pk.clone(), item);
                 }
             }
         }

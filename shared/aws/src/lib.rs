@@ -31,8 +31,52 @@ pub use dynamo::{DynamoStore, create_table};
 pub use sqs::{SqsQueue, create_queue_with_dlq};
 pub use stats::DynamoStatsStore;
 
+use std::collections::HashMap;
+
 use aws_sdk_dynamodb::error::ProvideErrorMetadata;
+use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
 use leadrouter_domain::ports::StoreError;
+
+/// Every item `request` asks of `table` (at most 100 keys, DynamoDB's limit for one call):
+/// one `BatchGetItem`, then the keys DynamoDB left unprocessed (it does under load) asked again
+/// with exponential backoff, a bounded number of times. Absent items are left out.
+pub(crate) async fn batch_get_items(
+    client: &aws_sdk_dynamodb::Client,
+    table: &str,
+    request: KeysAndAttributes,
+) -> Result<Vec<HashMap<String, AttributeValue>>, StoreError> {
+    let mut found = Vec::new();
+    let mut request = Some(request);
+    let mut rounds = 0;
+    while let Some(req) = request.take() {
+        rounds += 1;
+        let out = client
+            .batch_get_item()
+            .request_items(table, req)
+            .send()
+            .await
+            .map_err(|e| sdk_error("BatchGetItem", e))?;
+        found.extend(
+            out.responses
+                .and_then(|mut r| r.remove(table))
+                .unwrap_or_default(),
+        );
+        // The unprocessed keys come back with the request's projection and consistency.
+        request = out
+            .unprocessed_keys
+            .and_then(|mut u| u.remove(table))
+            .filter(|k| !k.keys().is_empty());
+        if request.is_some() {
+            if rounds > 8 {
+                return Err(StoreError::Throttled(
+                    "BatchGetItem: keys left unprocessed".into(),
+                ));
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10 << rounds)).await;
+        }
+    }
+    Ok(found)
+}
 
 /// Maps an SDK error to a store error: throttling is transient load, anything else is
 /// unavailability. The message names the operation, never item contents.

@@ -190,41 +190,17 @@ impl DynamoStatsStore {
     async fn batch_get(&self, keys: Vec<String>) -> Result<Vec<Item>, StoreError> {
         let mut out = Vec::new();
         for chunk in keys.chunks(BATCH) {
-            let mut pending: Vec<HashMap<String, AttributeValue>> = chunk
-                .iter()
-                .map(|k| HashMap::from([("pk".to_owned(), s(k.clone()))]))
-                .collect();
-            let mut rounds = 0;
-            while !pending.is_empty() {
-                rounds += 1;
-                if rounds > 10 {
-                    return Err(StoreError::Throttled(
-                        "BatchGetItem: keys left unprocessed".into(),
-                    ));
-                }
-                let ka = KeysAndAttributes::builder()
-                    .set_keys(Some(std::mem::take(&mut pending)))
-                    .consistent_read(true)
-                    .build()
-                    .map_err(build_error)?;
-                let resp = self
-                    .client
-                    .batch_get_item()
-                    .request_items(&self.table, ka)
-                    .send()
-                    .await
-                    .map_err(|e| sdk_error("BatchGetItem", e))?;
-                if let Some(mut r) = resp.responses
-                    && let Some(items) = r.remove(&self.table)
-                {
-                    out.extend(items);
-                }
-                if let Some(mut u) = resp.unprocessed_keys
-                    && let Some(ka) = u.remove(&self.table)
-                {
-                    pending = ka.keys;
-                }
-            }
+            let request = KeysAndAttributes::builder()
+                .set_keys(Some(
+                    chunk
+                        .iter()
+                        .map(|k| HashMap::from([("pk".to_owned(), s(k.clone()))]))
+                        .collect(),
+                ))
+                .consistent_read(true)
+                .build()
+                .map_err(build_error)?;
+            out.extend(crate::batch_get_items(&self.client, &self.table, request).await?);
         }
         Ok(out)
     }
