@@ -15,7 +15,7 @@ use leadrouter_domain::engine::Engine;
 use leadrouter_domain::ports::{LeadStore, Queue, RoutingStore, SystemClock};
 use leadrouter_domain::record::LeadStatus;
 use leadrouter_ingest::{Deps, app};
-use serde_json::{Value, json};
+use serde_json::Value;
 use tower::ServiceExt;
 
 const CONFIG: &str = "[[reps]]\nid = \"a\"\n[[reps]]\nid = \"b\"\n[[pools]]\nid = \"p\"\nmembers = [\"a\", \"b\"]\nstrategy = \"round_robin\"\n[[rules]]\nname = \"default\"\npool = \"p\"\n";
@@ -68,18 +68,11 @@ async fn a_lead_goes_from_the_gateway_through_sqs_to_an_owner_in_dynamodb() {
         .await
         .expect("receive");
     assert_eq!(messages.len(), 1);
-    let records: Vec<Value> = messages
-        .iter()
-        .map(|m| {
-            json!({
-                "messageId": m.id, "receiptHandle": m.receipt, "body": m.body,
-                "attributes": { "ApproximateReceiveCount": m.receive_count.to_string() },
-                "messageAttributes": {}, "md5OfBody": "", "eventSource": "aws:sqs",
-                "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:leadrouter-intake", "awsRegion": "us-east-1"
-            })
-        })
-        .collect();
-    let event: SqsEvent = serde_json::from_value(json!({ "Records": records })).expect("sqs event");
+    let event: SqsEvent = serde_json::from_value(leadrouter_aws::moto::sqs_event(
+        &messages,
+        "leadrouter-intake",
+    ))
+    .expect("sqs event");
 
     // 3. The router function routes the batch into DynamoDB.
     let router = leadrouter_router::Deps {

@@ -128,3 +128,25 @@ pub async fn sqs_queue(
         .expect("create queue");
     crate::SqsQueue::new(client, url)
 }
+
+/// The SQS event (as JSON) that Lambda's event source would hand a function for `messages`
+/// received from the queue `queue_name`: the fields the real event carries, so that tests feed
+/// handlers what production does.
+pub fn sqs_event(
+    messages: &[leadrouter_domain::ports::Received],
+    queue_name: &str,
+) -> serde_json::Value {
+    let records: Vec<serde_json::Value> = messages
+        .iter()
+        .map(|m| {
+            serde_json::json!({
+                "messageId": m.id, "receiptHandle": m.receipt, "body": m.body,
+                "attributes": { "ApproximateReceiveCount": m.receive_count.to_string() },
+                "messageAttributes": {}, "md5OfBody": "", "eventSource": "aws:sqs",
+                "eventSourceARN": format!("arn:aws:sqs:us-east-1:123456789012:{queue_name}"),
+                "awsRegion": "us-east-1"
+            })
+        })
+        .collect();
+    serde_json::json!({ "Records": records })
+}

@@ -96,6 +96,25 @@ pub async fn create_queue_with_dlq(
     Ok((queue.queue_url.unwrap_or_default(), dlq_url))
 }
 
+/// SQS answers a batch call per entry: any failed entry of the `sent` fails the call, named by
+/// the first failure's code.
+fn batch_outcome<'a>(
+    op: &str,
+    failed: impl Iterator<Item = &'a aws_sdk_sqs::types::BatchResultErrorEntry>,
+    sent: usize,
+) -> Result<(), StoreError> {
+    let failed: Vec<_> = failed.collect();
+    match failed.first() {
+        None => Ok(()),
+        Some(first) => Err(StoreError::Unavailable(format!(
+            "{op}: {} of {sent} entries failed ({}: {})",
+            failed.len(),
+            first.code,
+            first.message.as_deref().unwrap_or_default()
+        ))),
+    }
+}
+
 #[async_trait]
 impl Queue for SqsQueue {
     #[instrument(skip_all, err)]
@@ -138,15 +157,7 @@ impl Queue for SqsQueue {
                 .map_err(|e| sqs_error("SendMessageBatch", e))?;
             // A batch succeeds per entry: any failed entry fails the call (the caller's retry
             // repeats the batch; events are de-duplicated by id).
-            if let Some(failed) = out.failed.first() {
-                return Err(StoreError::Unavailable(format!(
-                    "SendMessageBatch: {} of {} entries failed ({}: {})",
-                    out.failed.len(),
-                    chunk.len(),
-                    failed.code,
-                    failed.message.as_deref().unwrap_or_default()
-                )));
-            }
+            batch_outcome("SendMessageBatch", out.failed.iter(), chunk.len())?;
         }
         Ok(())
     }
@@ -237,20 +248,11 @@ impl Queue for SqsQueue {
                 .send()
                 .await
                 .map_err(|e| sqs_error("DeleteMessageBatch", e))?;
-            let failed: Vec<_> = out
+            let failed = out
                 .failed
                 .iter()
-                .filter(|f| f.code != "ReceiptHandleIsInvalid")
-                .collect();
-            if let Some(first) = failed.first() {
-                return Err(StoreError::Unavailable(format!(
-                    "DeleteMessageBatch: {} of {} entries failed ({}: {})",
-                    failed.len(),
-                    chunk.len(),
-                    first.code,
-                    first.message.as_deref().unwrap_or_default()
-                )));
-            }
+                .filter(|f| f.code != "ReceiptHandleIsInvalid");
+            batch_outcome("DeleteMessageBatch", failed, chunk.len())?;
         }
         Ok(())
     }

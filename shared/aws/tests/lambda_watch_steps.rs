@@ -18,7 +18,6 @@ use aws_config::BehaviorVersion;
 use leadrouter_aws::{DynamoStore, SqsQueue, create_queue_with_dlq, create_table};
 use leadrouter_domain::ports::{LeadStore, Queue};
 use leadrouter_domain::record::LeadStatus;
-use serde_json::{Value, json};
 
 fn var(name: &str) -> String {
     std::env::var(name)
@@ -69,19 +68,7 @@ async fn sqs_event() {
         .await
         .expect("receive");
     assert_eq!(messages.len(), 1, "ingest sent exactly one message");
-    let records: Vec<Value> = messages
-        .iter()
-        .map(|m| {
-            json!({
-                "messageId": m.id, "receiptHandle": m.receipt, "body": m.body,
-                "attributes": { "ApproximateReceiveCount": m.receive_count.to_string() },
-                "messageAttributes": {}, "md5OfBody": "", "eventSource": "aws:sqs",
-                "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:leadrouter-intake",
-                "awsRegion": "us-east-1"
-            })
-        })
-        .collect();
-    let event = json!({ "Records": records });
+    let event = leadrouter_aws::moto::sqs_event(&messages, "leadrouter-intake");
     std::fs::write(
         dir().join("sqs-event.json"),
         serde_json::to_string_pretty(&event).expect("json"),

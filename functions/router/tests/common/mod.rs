@@ -12,23 +12,11 @@ use aws_sdk_sqs::types::QueueAttributeName;
 use leadrouter_domain::ports::{LeadStore, Queue, Received, RoutingStore};
 use leadrouter_domain::record::LeadStatus;
 use leadrouter_router::{Deps, handle};
-use serde_json::{Value, json};
 use uuid::Uuid;
 
 /// The SQS event Lambda would hand the router for `messages`.
 pub fn sqs_event(messages: &[Received]) -> SqsEvent {
-    let records: Vec<Value> = messages
-        .iter()
-        .map(|m| {
-            json!({
-                "messageId": m.id, "receiptHandle": m.receipt, "body": m.body,
-                "attributes": { "ApproximateReceiveCount": m.receive_count.to_string() },
-                "messageAttributes": {}, "md5OfBody": "", "eventSource": "aws:sqs",
-                "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:intake", "awsRegion": "us-east-1"
-            })
-        })
-        .collect();
-    serde_json::from_value(json!({ "Records": records })).expect("sqs event")
+    serde_json::from_value(leadrouter_aws::moto::sqs_event(messages, "intake")).expect("sqs event")
 }
 
 /// What one poll of the event source did.
