@@ -3,8 +3,8 @@
 //!
 //! | module | holds |
 //! |---|---|
-//! | `schema` | opening the file: WAL, `synchronous=NORMAL`, `busy_timeout`, in-memory temp store, checkpoint interval, page cache, migrations (`user_version`) |
-//! | `db` | the shared connection, owned by one database thread that group-commits the jobs waiting for it, and the bridge every async method goes through |
+//! | `schema` | opening the file: WAL, `synchronous=NORMAL`, `busy_timeout`, in-memory temp store, a safety-net checkpoint interval (the checkpointer thread in `db` does the work), page cache, migrations (`user_version`) |
+//! | `db` | the shared connection, owned by one database thread that group-commits the jobs waiting for it, a checkpointer thread that copies the WAL into the file beside it, and the bridge every async method goes through |
 //! | [`store`] | [`EmbeddedStore`]: `LeadStore` + `RoutingStore` (items as JSON plus indexed columns; `commit` as one savepoint of a group-committed transaction) |
 //! | [`queue`] | [`EmbeddedQueue`]: the `Queue` port with SQS semantics (visibility timeout, receipts, receive count, dead-letter table, redrive) |
 //! | [`config_store`] | the `ConfigStore` port: versioned routing configs (`config_versions` rows and a `config_head` row, moved in one transaction) |

@@ -143,6 +143,21 @@ pub(crate) fn open(path: &Path) -> Result<Connection, StoreError> {
     Ok(conn)
 }
 
+/// A second connection to the (already opened and migrated) file, for the checkpointer
+/// thread: it only runs `wal_checkpoint`, so it needs no schema work.
+pub(crate) fn open_for_checkpoints(path: &Path) -> Result<Connection, StoreError> {
+    let shown = path.display().to_string();
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .ctx(&format!("open {shown} for checkpoints"))?;
+    conn.busy_timeout(BUSY_TIMEOUT)
+        .ctx("set busy_timeout")
+        .map_err(|e| prefixed(&shown, e))?;
+    Ok(conn)
+}
+
 fn prefixed(path: &str, e: StoreError) -> StoreError {
     match e {
         StoreError::Unavailable(m) => StoreError::Unavailable(format!("{path}: {m}")),
@@ -176,10 +191,10 @@ fn configure(conn: &Connection) -> Result<(), StoreError> {
     // thread's time under load).
     conn.pragma_update(None, "temp_store", "MEMORY")
         .ctx("set temp_store=MEMORY")?;
-    // Checkpoint the WAL into the database every ~40 MB of log, not every 4 MB: the queue's and
-    // the rotation's pages change on every commit, and a checkpoint copies each changed page
-    // once however often it changed, so fewer checkpoints copy far fewer pages (and fsync less).
-    conn.pragma_update(None, "wal_autocheckpoint", 10_000)
+    // The database thread does not checkpoint: `Db`'s checkpointer thread copies the WAL into
+    // the database from a connection of its own, so a checkpoint's page copies and fsyncs never
+    // stall the jobs. This is only the safety net if that thread falls behind (~400 MB of log).
+    conn.pragma_update(None, "wal_autocheckpoint", 100_000)
         .ctx("set wal_autocheckpoint")?;
     // 32 MB of page cache (SQLite's default is 2 MB): the hot indexes stay in memory.
     conn.pragma_update(None, "cache_size", -32_768)

@@ -2,6 +2,8 @@
 //! with an upsert) and `stats_seen` (the event ids applied in the last week), written in one
 //! transaction so an event is counted once however often it is delivered.
 
+use std::collections::HashMap;
+
 use async_trait::async_trait;
 use leadrouter_domain::ports::StoreError;
 use leadrouter_domain::stats::{Cell, DEDUP_HOURS, GroupBy, StatsStore, StatsUpdate};
@@ -10,16 +12,36 @@ use rusqlite::{Connection, params};
 use crate::EmbeddedStore;
 use crate::error::SqlContext;
 
-fn record(conn: &mut Connection, update: &StatsUpdate) -> Result<bool, StoreError> {
+/// Applies `updates` in one savepoint: each event id once (`stats_seen`), the fresh updates'
+/// cells summed per bucket first, so a routing batch costs one upsert per bucket it touches
+/// rather than one per lead and bucket.
+fn record_all(conn: &mut Connection, updates: &[StatsUpdate]) -> Result<usize, StoreError> {
     let tx = conn.savepoint().ctx("begin stats record")?;
-    let fresh = tx
-        .prepare_cached("INSERT OR IGNORE INTO stats_seen (event_id, hour) VALUES (?1, ?2)")
-        .ctx("prepare stats seen")?
-        .execute(params![update.event_id, update.hour])
-        .ctx("stats seen")?
-        == 1;
-    if !fresh {
-        return Ok(false);
+    let mut sums: HashMap<(i64, GroupBy, &str, &str), u64> = HashMap::new();
+    let mut applied = 0;
+    {
+        let mut seen = tx
+            .prepare_cached("INSERT OR IGNORE INTO stats_seen (event_id, hour) VALUES (?1, ?2)")
+            .ctx("prepare stats seen")?;
+        for update in updates {
+            if seen
+                .execute(params![update.event_id, update.hour])
+                .ctx("stats seen")?
+                == 0
+            {
+                continue;
+            }
+            applied += 1;
+            for c in &update.cells {
+                let n = sums
+                    .entry((update.hour, c.kind, c.value.as_str(), c.name.as_str()))
+                    .or_default();
+                *n = n.saturating_add(c.n);
+            }
+        }
+    }
+    if applied == 0 {
+        return Ok(0);
     }
     {
         let mut add = tx
@@ -28,21 +50,24 @@ fn record(conn: &mut Connection, update: &StatsUpdate) -> Result<bool, StoreErro
                  ON CONFLICT (hour, kind, value, name) DO UPDATE SET n = n + excluded.n",
             )
             .ctx("prepare stats add")?;
-        for c in &update.cells {
-            let n = i64::try_from(c.n).map_err(|_| StoreError::InvalidArgument {
+        for ((hour, kind, value, name), n) in &sums {
+            let n = i64::try_from(*n).map_err(|_| StoreError::InvalidArgument {
                 what: "stats increment",
-                reason: format!("{} is out of range", c.n),
+                reason: format!("{n} is out of range"),
             })?;
-            add.execute(params![update.hour, c.kind.as_str(), c.value, c.name, n])
+            add.execute(params![hour, kind.as_str(), value, name, n])
                 .ctx("stats add")?;
         }
     }
+    // Event ids older than the dedup window can no longer arrive twice (the queues keep
+    // messages for less); dropping them keeps the table small.
+    let newest = updates.iter().map(|u| u.hour).max().unwrap_or_default();
     tx.prepare_cached("DELETE FROM stats_seen WHERE hour < ?1")
         .ctx("prepare stats prune")?
-        .execute([update.hour - DEDUP_HOURS])
+        .execute([newest - DEDUP_HOURS])
         .ctx("stats prune")?;
     tx.commit().ctx("commit stats record")?;
-    Ok(true)
+    Ok(applied)
 }
 
 fn read(
@@ -87,9 +112,17 @@ fn read(
 #[async_trait]
 impl StatsStore for EmbeddedStore {
     async fn record(&self, update: &StatsUpdate) -> Result<bool, StoreError> {
-        let update = update.clone();
+        Ok(self.record_all(std::slice::from_ref(update)).await? == 1)
+    }
+
+    /// One database job for the whole batch (the default makes one per update).
+    async fn record_all(&self, updates: &[StatsUpdate]) -> Result<usize, StoreError> {
+        if updates.is_empty() {
+            return Ok(0);
+        }
+        let updates = updates.to_vec();
         self.db()
-            .run("stats record", move |conn| record(conn, &update))
+            .run("stats record", move |conn| record_all(conn, &updates))
             .await
     }
 
