@@ -52,7 +52,7 @@ fn put(
     doc: &ConfigDoc,
     expected: Option<u64>,
 ) -> Result<PutOutcome, StoreError> {
-    let tx = conn.savepoint().ctx("begin config put")?;
+    let tx = crate::db::Savepoint::begin(conn).ctx("begin config put")?;
     let current = head(&tx)?;
     if current != expected {
         return Ok(PutOutcome::Conflict { current });

@@ -16,7 +16,7 @@ use crate::error::SqlContext;
 /// cells summed per bucket first, so a routing batch costs one upsert per bucket it touches
 /// rather than one per lead and bucket.
 fn record_all(conn: &mut Connection, updates: &[StatsUpdate]) -> Result<usize, StoreError> {
-    let tx = conn.savepoint().ctx("begin stats record")?;
+    let tx = crate::db::Savepoint::begin(conn).ctx("begin stats record")?;
     let mut sums: HashMap<(i64, GroupBy, &str, &str), u64> = HashMap::new();
     let mut applied = 0;
     {

@@ -385,7 +385,7 @@ fn write_state(tx: &Connection, table: &str, w: &Write<StateRow>) -> Result<bool
 /// nothing can change between the checks and the writes, and a conflict rolls back only this
 /// commit.
 fn apply_commit(conn: &mut Connection, c: Encoded) -> Result<CommitOutcome, StoreError> {
-    let tx = conn.savepoint().ctx("begin commit")?;
+    let tx = crate::db::Savepoint::begin(conn).ctx("begin commit")?;
 
     // Check everything first, so a Conflict names every stale item, not just the first.
     let mut stale = Vec::new();
