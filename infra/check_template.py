@@ -83,7 +83,7 @@ SETUP_FNS = {"create_table", "create_queue_with_dlq"}
 CONFIG_ADMIN_FNS = {"put", "transaction", "history"}
 # Helpers of shared/aws/src/lib.rs that make one SDK operation for their caller: a call of the
 # helper counts as that operation in the calling function (and not in lib.rs).
-SHARED_OP_HELPERS = {"batch_get_items": "batch_get_item"}
+SHARED_OP_HELPERS = {"batch_get_items": "batch_get_item", "batch_put_items": "batch_write_item"}
 
 
 
@@ -529,8 +529,12 @@ def check(template: dict, ws: Workspace) -> tuple[list[str], list[str]]:
         for g in p.get("GlobalSecondaryIndexes", []):
             keys = {k["KeyType"]: k["AttributeName"] for k in g["KeySchema"]}
             tpl_indexes[g["IndexName"]] = (keys.get("HASH"), keys.get("RANGE"))
-            if g.get("Projection", {}).get("ProjectionType") != "ALL":
-                errors.append(f"table index {g['IndexName']}: projection must be ALL (create_table)")
+            # create_table projects the keys and FILTER_ATTRIBUTES (less the index's own keys).
+            fm = re.search(r'const FILTER_ATTRIBUTES[^=]*=\s*\[(.*?)\];', (aws / "dynamo.rs").read_text(), re.S)
+            want = sorted(a for a in re.findall(r'"(\w+)"', fm.group(1) if fm else "") if a not in keys.values())
+            proj = g.get("Projection", {})
+            if proj.get("ProjectionType") != "INCLUDE" or sorted(proj.get("NonKeyAttributes", [])) != want:
+                errors.append(f"table index {g['IndexName']}: projection must be INCLUDE {want} (create_table)")
         for name in sorted(set(code_indexes) | set(tpl_indexes)):
             if code_indexes.get(name) != tpl_indexes.get(name):
                 errors.append(

@@ -1,8 +1,8 @@
 //! [`DynamoStore`]: leads, rep states, pool rotations and the sticky index in one DynamoDB table.
 //!
 //! Every item is keyed by `pk` alone (`LEAD#<id>`, `REP#<id>`, `POOL#<id>`, `CONTACT#<key>`) and
-//! holds its record as JSON in `body` with its version in `v`; lead items also carry the
-//! attributes their listing indexes need. Writes are conditional on `v` (or on the item not
+//! holds its record as JSON in `body` (leads: deflated JSON in `bz`) with its version in `v`;
+//! lead items also carry the attributes their listing indexes need. Writes are conditional on `v` (or on the item not
 //! existing), so a lost race is a failed condition, reported as [`CommitOutcome::Conflict`].
 //! No operation scans the table.
 
@@ -12,6 +12,7 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::primitives::Blob;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, GlobalSecondaryIndex, KeySchemaElement,
     KeyType, KeysAndAttributes, Projection, ProjectionType, Put,
@@ -34,10 +35,17 @@ type Item = HashMap<String, AttributeValue>;
 
 /// Largest page `list_leads` returns.
 pub const MAX_PAGE: usize = 500;
+/// Deflate level of lead bodies: 6 (zlib's default) gains a few percent over 1 at ~2× the time;
+/// both are tens of microseconds for a lead, small beside a write's round trip.
+const DEFLATE_LEVEL: u8 = 6;
+/// Largest inflated lead body read back.
+const MAX_INFLATED: usize = 4 * 1024 * 1024;
 /// Sticky-index entries expire (DynamoDB TTL) this long after their lead was assigned.
 const CONTACT_TTL_DAYS: i64 = 400;
 
-/// Index name, its partition attribute, its sort attribute.
+/// Index name, its partition attribute, its sort attribute. Each projects only the keys and
+/// [`FILTER_ATTRIBUTES`]: an index entry is then well under 1 KB (one write unit), where a copy
+/// of the whole lead cost two or three per index; queries read the leads from the table.
 const INDEXES: &[(&str, &str, &str)] = &[
     ("by_received", "all_pk", "all_sk"),
     ("by_status", "st_pk", "all_sk"),
@@ -47,6 +55,9 @@ const INDEXES: &[(&str, &str, &str)] = &[
     ("unassigned", "un_pk", "po"),
     ("due", "due_shard", "due_at"),
 ];
+
+/// The attributes `list_leads`'s filter expressions read, projected into every index.
+const FILTER_ATTRIBUTES: [&str; 3] = ["st", "ow", "po"];
 
 /// The store over one table.
 #[derive(Debug, Clone)]
@@ -106,7 +117,14 @@ pub async fn create_table(client: &Client, table: &str) -> Result<(), StoreError
                 .key_schema(key(range, KeyType::Range)?)
                 .projection(
                     Projection::builder()
-                        .projection_type(ProjectionType::All)
+                        .projection_type(ProjectionType::Include)
+                        .set_non_key_attributes(Some(
+                            FILTER_ATTRIBUTES
+                                .iter()
+                                .filter(|a| **a != *hash && **a != *range)
+                                .map(|a| (*a).to_owned())
+                                .collect(),
+                        ))
                         .build(),
                 )
                 .build()
@@ -178,7 +196,16 @@ fn lead_item(rec: &LeadRecord, version: u64) -> Result<Item, StoreError> {
     let pk = lead_key(rec.lead.id);
     let all_sk = format!("{}#{}", time_key(rec.lead.received_at), rec.lead.id);
     let mut item = Item::new();
-    item.insert("body".into(), s(body(&pk, &rec)?));
+    // Deflated: a lead's JSON shrinks to about half, which keeps the item under the 1 KB of one
+    // write unit (two in a transaction) where the plain text took two (four).
+    let json = body(&pk, &rec)?;
+    item.insert(
+        "bz".into(),
+        AttributeValue::B(Blob::new(miniz_oxide::deflate::compress_to_vec(
+            json.as_bytes(),
+            DEFLATE_LEVEL,
+        ))),
+    );
     item.insert("v".into(), AttributeValue::N(version.to_string()));
     item.insert("all_pk".into(), s("LEADS"));
     item.insert("all_sk".into(), s(all_sk));
@@ -230,23 +257,29 @@ fn versioned_item<T: serde::Serialize>(
     Ok(item)
 }
 
+/// The record in `item`: deflated JSON in `bz` (leads), or JSON text in `body`.
 fn read_body<T: serde::de::DeserializeOwned>(item: &Item) -> Result<T, StoreError> {
     let key = item
         .get("pk")
         .and_then(|v| v.as_s().ok())
         .cloned()
         .unwrap_or_default();
+    let corrupt = |reason: String| StoreError::Corrupt {
+        key: key.clone(),
+        reason,
+    };
+    if let Some(packed) = item.get("bz").and_then(|v| v.as_b().ok()) {
+        // Bounded: an item is at most 400 KB, and deflate gains far less than 10×.
+        let json =
+            miniz_oxide::inflate::decompress_to_vec_with_limit(packed.as_ref(), MAX_INFLATED)
+                .map_err(|e| corrupt(format!("inflate: {e}")))?;
+        return serde_json::from_slice(&json).map_err(|e| corrupt(e.to_string()));
+    }
     let text = item
         .get("body")
         .and_then(|v| v.as_s().ok())
-        .ok_or_else(|| StoreError::Corrupt {
-            key: key.clone(),
-            reason: "no body".into(),
-        })?;
-    serde_json::from_str(text).map_err(|e| StoreError::Corrupt {
-        key,
-        reason: e.to_string(),
-    })
+        .ok_or_else(|| corrupt("no body".into()))?;
+    serde_json::from_str(text).map_err(|e| corrupt(e.to_string()))
 }
 
 fn read_version(item: &Item) -> u64 {
@@ -381,6 +414,7 @@ impl DynamoStore {
             forward,
             filter,
             until,
+            keep,
         } = q;
         let range_attr = INDEXES
             .iter()
@@ -418,8 +452,26 @@ impl DynamoStore {
             let page = q.send().await.map_err(|e| sdk_error("Query", e))?;
             let items = page.items.unwrap_or_default();
             let last = page.last_evaluated_key;
+            // The indexes hold keys (and the few attributes filters need), not the lead: the
+            // leads are read from the table, strongly consistent, in one `BatchGetItem`. A lead
+            // that changed since the (eventually consistent) index saw it is checked again and
+            // skipped if it no longer belongs.
+            let pks: Vec<String> = items
+                .iter()
+                .filter_map(|i| i.get("pk").and_then(|v| v.as_s().ok()).cloned())
+                .collect();
+            let found = self.batch_get(&pks).await?;
             for (i, item) in items.iter().enumerate() {
-                out.push(read_lead(item)?);
+                let current = item
+                    .get("pk")
+                    .and_then(|v| v.as_s().ok())
+                    .and_then(|pk| found.get(pk));
+                if let Some(current) = current {
+                    let rec = read_lead(current)?;
+                    if keep(&rec) {
+                        out.push(rec);
+                    }
+                }
                 if out.len() == limit {
                     // The cursor is the last returned item's key, not DynamoDB's last evaluated
                     // key, so that nothing between them is skipped.
@@ -451,6 +503,8 @@ struct IndexQuery<'a> {
     filter: Option<(&'a str, Vec<(&'a str, String)>)>,
     /// Only items whose sort key is at most this.
     until: Option<String>,
+    /// Whether a lead read from the table still belongs in the answer.
+    keep: &'a (dyn Fn(&LeadRecord) -> bool + Send + Sync),
 }
 
 fn encode_cursor(key: &Item) -> String {
@@ -590,6 +644,17 @@ impl LeadStore for DynamoStore {
             .join(" AND ");
         let values: Vec<(&str, String)> = filters.iter().map(|(_, p, v)| (*p, v.clone())).collect();
         let filter = (!expr.is_empty()).then_some((expr.as_str(), values));
+        let keep = |rec: &LeadRecord| {
+            query.status.is_none_or(|st| rec.status == st)
+                && query
+                    .owner
+                    .as_ref()
+                    .is_none_or(|o| rec.owner.as_ref() == Some(o))
+                && query
+                    .pool
+                    .as_ref()
+                    .is_none_or(|p| rec.pool.as_ref() == Some(p))
+        };
         let q = IndexQuery {
             index,
             key_attr,
@@ -597,6 +662,7 @@ impl LeadStore for DynamoStore {
             forward: false,
             filter,
             until: None,
+            keep: &keep,
         };
         let (leads, next) = self.query_leads(q, limit, start).await?;
         Ok(LeadPage {
@@ -614,6 +680,7 @@ impl LeadStore for DynamoStore {
     ) -> Result<Vec<LeadRecord>, StoreError> {
         let limit = limit.clamp(1, MAX_PAGE);
         let key = format!("WAIT#{pool}#{}", status.as_str());
+        let keep = |rec: &LeadRecord| rec.status == status && rec.pool.as_deref() == Some(pool);
         let q = IndexQuery {
             index: "waiting",
             key_attr: "wt_pk",
@@ -621,6 +688,7 @@ impl LeadStore for DynamoStore {
             forward: true,
             filter: None,
             until: None,
+            keep: &keep,
         };
         Ok(self.query_leads(q, limit, None).await?.0)
     }
@@ -634,17 +702,15 @@ impl LeadStore for DynamoStore {
         let limit = limit.clamp(1, MAX_PAGE);
         // `~` sorts after `#` and every digit: all keys of instants up to `before` inclusive.
         let upto = format!("{}~", time_key(before));
+        let keep = |rec: &LeadRecord| rec.due.as_ref().is_some_and(|d| d.at <= before);
         let q = IndexQuery {
             index: "due",
             key_attr: "due_shard",
             key: "DUE".to_owned(),
             forward: true,
             filter: None,
-            until: None,
-        };
-        let q = IndexQuery {
             until: Some(upto),
-            ..q
+            keep: &keep,
         };
         Ok(self.query_leads(q, limit, None).await?.0)
     }
@@ -731,11 +797,32 @@ impl RoutingStore for DynamoStore {
     }
 
     /// One item: a conditional `PutItem`. More: one `TransactWriteItems` (all or nothing, and
-    /// the cancellation reasons say which conditions failed).
+    /// the cancellation reasons say which conditions failed). Then the sticky-index entries, in
+    /// `BatchWriteItem`s.
     #[instrument(skip_all, fields(items = commit.len()), err)]
     async fn commit(&self, commit: &Commit) -> Result<CommitOutcome, StoreError> {
-        let writes = commit_writes(commit)?;
-        match writes.as_slice() {
+        let (sticky, writes): (Vec<Write>, Vec<Write>) = commit_writes(commit)?
+            .into_iter()
+            .partition(|w| w.expected.is_none() && w.stale.is_none());
+        let outcome = self.commit_conditional(&writes).await?;
+        // The sticky-index entries (contact → owner) are unconditional hints for later leads:
+        // written after the commit landed, outside the transaction, where each costs one write
+        // unit instead of two. If this fails, the leads are routed and the next lead from the
+        // same contact is routed without the hint: logged, not an error.
+        if matches!(outcome, CommitOutcome::Committed) && !sticky.is_empty() {
+            let items = sticky.into_iter().map(|w| w.item).collect();
+            if let Err(e) = crate::batch_put_items(&self.client, &self.table, items).await {
+                tracing::warn!(error = %e, "sticky-index entries not written");
+            }
+        }
+        Ok(outcome)
+    }
+}
+
+impl DynamoStore {
+    /// The conditional writes of a commit, all or nothing.
+    async fn commit_conditional(&self, writes: &[Write]) -> Result<CommitOutcome, StoreError> {
+        match writes {
             [] => Ok(CommitOutcome::Committed),
             [one] => {
                 let put = one.put(&self.table)?;

@@ -1,8 +1,11 @@
 //! DynamoDB requests per routed lead, counted by an SDK interceptor on the real client against
-//! moto (not estimated), at router batch sizes 1, 10 and 100, with the hourly stats on (as
-//! deployed by default). Issue target: at most 2 write
-//! requests per lead at batch 10. The figures are printed for `docs/benchmarks.md`
-//! (`cargo test -p leadrouter-aws --test write_counts -- --nocapture`).
+//! moto (not estimated), at router batch sizes 1, 10 and 100, with and without the hourly stats.
+//! Issue target: at most 2 write requests per lead at batch 10. The figures are printed for
+//! `docs/benchmarks.md` (`cargo test -p leadrouter-aws --test write_counts -- --nocapture`).
+//!
+//! Write request units are computed by the same interceptor from the requests' own items, with
+//! DynamoDB's published sizing rules (see [`WriteUnits`]): moto does not bill, so this is the
+//! rule applied to the real bytes sent, not a measurement by AWS.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -20,7 +23,140 @@ use leadrouter_lead::Lead;
 use uuid::Uuid;
 
 #[derive(Debug, Clone, Default)]
-struct Counter(Arc<Mutex<HashMap<String, usize>>>);
+struct Counter {
+    requests: Arc<Mutex<HashMap<String, usize>>>,
+    units: WriteUnits,
+}
+
+/// Write request units of the requests sent, by DynamoDB's sizing rules: an item's size is the
+/// sum of its attribute names' and values' lengths (strings and binaries by their bytes,
+/// numbers about one byte per two digits plus one); a write costs one unit per started KB of the
+/// item, two in a transaction; every global secondary index whose keys the item carries adds a
+/// standard write of its projected entry (the keys and projected attributes). Updates (the
+/// stats counters) are sized by their key and values, at least one unit. All writes here create
+/// items, so no index entry is also deleted.
+#[derive(Debug, Clone, Default)]
+struct WriteUnits {
+    /// Per index: its key attributes and the projected non-key attributes (`None`: all).
+    indexes: Arc<Mutex<Vec<(Vec<String>, Option<Vec<String>>)>>>,
+    table: Arc<Mutex<f64>>,
+    index: Arc<Mutex<f64>>,
+}
+
+fn value_size(v: &serde_json::Value) -> usize {
+    let Some(obj) = v.as_object() else { return 0 };
+    obj.iter()
+        .map(|(kind, inner)| match (kind.as_str(), inner) {
+            ("S", serde_json::Value::String(s)) => s.len(),
+            ("N", serde_json::Value::String(n)) => n.trim_start_matches('-').len().div_ceil(2) + 1,
+            // Binaries travel base64-encoded: 4 characters for 3 bytes.
+            ("B", serde_json::Value::String(b)) => b.trim_end_matches('=').len() * 3 / 4,
+            ("BOOL" | "NULL", _) => 1,
+            ("M", serde_json::Value::Object(m)) => {
+                3 + m
+                    .iter()
+                    .map(|(k, v)| k.len() + value_size(v) + 1)
+                    .sum::<usize>()
+            }
+            ("L", serde_json::Value::Array(l)) => {
+                3 + l.iter().map(|v| value_size(v) + 1).sum::<usize>()
+            }
+            _ => 0,
+        })
+        .sum()
+}
+
+fn item_size<'a>(attrs: impl Iterator<Item = (&'a String, &'a serde_json::Value)>) -> usize {
+    attrs.map(|(k, v)| k.len() + value_size(v)).sum()
+}
+
+fn units(bytes: usize) -> f64 {
+    bytes.div_ceil(1024).max(1) as f64
+}
+
+impl WriteUnits {
+    fn put(&self, item: &serde_json::Map<String, serde_json::Value>, transactional: bool) {
+        let factor = if transactional { 2.0 } else { 1.0 };
+        *self.table.lock().unwrap_or_else(|e| e.into_inner()) +=
+            factor * units(item_size(item.iter()));
+        for (keys, projected) in self
+            .indexes
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+        {
+            if !keys.iter().all(|k| item.contains_key(k)) {
+                continue;
+            }
+            let entry = item_size(item.iter().filter(|(name, _)| {
+                name.as_str() == "pk"
+                    || keys.contains(name)
+                    || projected.as_ref().is_none_or(|p| p.contains(name))
+            }));
+            *self.index.lock().unwrap_or_else(|e| e.into_inner()) += units(entry);
+        }
+    }
+
+    fn update(&self, update: &serde_json::Value, transactional: bool) {
+        let factor = if transactional { 2.0 } else { 1.0 };
+        let size = ["Key", "ExpressionAttributeValues"]
+            .iter()
+            .filter_map(|f| update.get(*f).and_then(|v| v.as_object()))
+            .map(|m| item_size(m.iter()))
+            .sum();
+        *self.table.lock().unwrap_or_else(|e| e.into_inner()) += factor * units(size);
+    }
+
+    /// Adds the units of one request (`op`, its JSON body).
+    fn add(&self, op: &str, body: &serde_json::Value) {
+        let as_item = |v: Option<&serde_json::Value>| v.and_then(|v| v.as_object()).cloned();
+        match op {
+            "PutItem" => {
+                if let Some(item) = as_item(body.get("Item")) {
+                    self.put(&item, false);
+                }
+            }
+            "UpdateItem" => self.update(body, false),
+            "TransactWriteItems" => {
+                for t in body["TransactItems"].as_array().into_iter().flatten() {
+                    if let Some(item) = as_item(t.get("Put").and_then(|p| p.get("Item"))) {
+                        self.put(&item, true);
+                    } else if let Some(u) = t.get("Update") {
+                        self.update(u, true);
+                    } else {
+                        // Delete and ConditionCheck: one unit per item, doubled.
+                        *self.table.lock().unwrap_or_else(|e| e.into_inner()) += 2.0;
+                    }
+                }
+            }
+            "BatchWriteItem" => {
+                for reqs in body["RequestItems"]
+                    .as_object()
+                    .into_iter()
+                    .flat_map(|m| m.values())
+                {
+                    for r in reqs.as_array().into_iter().flatten() {
+                        if let Some(item) = as_item(r.get("PutRequest").and_then(|p| p.get("Item")))
+                        {
+                            self.put(&item, false);
+                        } else {
+                            *self.table.lock().unwrap_or_else(|e| e.into_inner()) += 1.0;
+                        }
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// (table units, index units) since the last take.
+    fn take(&self) -> (f64, f64) {
+        (
+            std::mem::take(&mut *self.table.lock().unwrap_or_else(|e| e.into_inner())),
+            std::mem::take(&mut *self.index.lock().unwrap_or_else(|e| e.into_inner())),
+        )
+    }
+}
 
 impl Intercept for Counter {
     fn name(&self) -> &'static str {
@@ -42,8 +178,16 @@ impl Intercept for Counter {
             .and_then(|t| t.rsplit('.').next())
             .unwrap_or("unknown")
             .to_owned();
+        if let Some(body) = ctx
+            .request()
+            .body()
+            .bytes()
+            .and_then(|b| serde_json::from_slice::<serde_json::Value>(b).ok())
+        {
+            self.units.add(&op, &body);
+        }
         *self
-            .0
+            .requests
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .entry(op)
@@ -54,7 +198,7 @@ impl Intercept for Counter {
 
 impl Counter {
     fn take(&self) -> HashMap<String, usize> {
-        std::mem::take(&mut *self.0.lock().unwrap_or_else(|e| e.into_inner()))
+        std::mem::take(&mut *self.requests.lock().unwrap_or_else(|e| e.into_inner()))
     }
 }
 
@@ -67,18 +211,66 @@ const WRITES: &[&str] = &[
 ];
 const CONFIG: &str = "[[reps]]\nid = \"a\"\n[[reps]]\nid = \"b\"\n[[reps]]\nid = \"c\"\n[[pools]]\nid = \"p\"\nmembers = [\"a\", \"b\", \"c\"]\nstrategy = \"round_robin\"\n[[rules]]\nname = \"default\"\npool = \"p\"\n";
 
+/// The table's indexes as DynamoDB describes them: key attributes and projected attributes.
+async fn index_projections(
+    client: &aws_sdk_dynamodb::Client,
+    table: &str,
+) -> Vec<(Vec<String>, Option<Vec<String>>)> {
+    let described = client
+        .describe_table()
+        .table_name(table)
+        .send()
+        .await
+        .expect("describe table");
+    let indexes = described
+        .table()
+        .map(|t| t.global_secondary_indexes().to_vec())
+        .unwrap_or_default();
+    assert!(!indexes.is_empty(), "the table has indexes");
+    indexes
+        .iter()
+        .map(|g| {
+            let keys = g
+                .key_schema()
+                .iter()
+                .map(|k| k.attribute_name().to_owned())
+                .collect();
+            let projected = match g.projection().and_then(|p| p.projection_type()) {
+                Some(aws_sdk_dynamodb::types::ProjectionType::All) => None,
+                _ => Some(
+                    g.projection()
+                        .map(|p| p.non_key_attributes().to_vec())
+                        .unwrap_or_default(),
+                ),
+            };
+            (keys, projected)
+        })
+        .collect()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn write_requests_per_routed_lead_by_batch_size() {
     const LEADS: usize = 100;
     let moto = moto(true).await;
     let config = sdk(&moto).await;
     let mut per_lead = HashMap::new();
-    for batch in [1usize, 10, 100] {
-        let table = format!("leadrouter-b{batch}");
-        create_table(&aws_sdk_dynamodb::Client::new(&config), &table)
-            .await
-            .expect("table");
+    for (batch, with_stats) in [
+        (1usize, true),
+        (10, true),
+        (100, true),
+        (1, false),
+        (10, false),
+        (100, false),
+    ] {
+        let table = format!("leadrouter-b{batch}-{with_stats}");
+        let plain = aws_sdk_dynamodb::Client::new(&config);
+        create_table(&plain, &table).await.expect("table");
         let counter = Counter::default();
+        *counter
+            .units
+            .indexes
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = index_projections(&plain, &table).await;
         let client = aws_sdk_dynamodb::Client::from_conf(
             aws_sdk_dynamodb::config::Builder::from(&config)
                 .interceptor(counter.clone())
@@ -87,7 +279,12 @@ async fn write_requests_per_routed_lead_by_batch_size() {
         let stats = Arc::new(DynamoStatsStore::new(client.clone(), table.clone()));
         let store = Arc::new(DynamoStore::new(client, table));
         let cfg = RoutingConfig::parse(CONFIG, Format::Toml, "t.toml").expect("config");
-        let engine = Engine::new(store, cfg, Arc::new(SystemClock)).with_stats(stats.clone());
+        let engine = Engine::new(store, cfg, Arc::new(SystemClock));
+        let engine = if with_stats {
+            engine.with_stats(stats.clone())
+        } else {
+            engine
+        };
         let started = hour_of(chrono::Utc::now());
         let leads: Vec<Lead> = (0..LEADS)
             .map(|i| Lead {
@@ -106,6 +303,7 @@ async fn write_requests_per_routed_lead_by_batch_size() {
             );
         }
         let counts = counter.take();
+        let (table_units, index_units) = counter.units.take();
         let writes: usize = WRITES
             .iter()
             .map(|w| counts.get(*w).copied().unwrap_or(0))
@@ -121,9 +319,19 @@ async fn write_requests_per_routed_lead_by_batch_size() {
         );
         let w = writes as f64 / LEADS as f64;
         let r = reads as f64 / LEADS as f64;
+        let (tu, iu) = (table_units / LEADS as f64, index_units / LEADS as f64);
+        let stats_shown = if with_stats { "on" } else { "off" };
         eprintln!(
-            "batch {batch:>3}: {w:.2} write requests and {r:.2} read requests per routed lead; by operation: {counts:?}"
+            "batch {batch:>3}, stats {stats_shown:>3}: {w:.2} write requests, {r:.2} read requests, {:.2} WRU ({tu:.2} table + {iu:.2} index) per routed lead; by operation: {counts:?}",
+            tu + iu
         );
+        assert!(
+            tu >= w,
+            "every write request costs at least a unit: {tu} < {w}"
+        );
+        if !with_stats {
+            continue;
+        }
         per_lead.insert(batch, w);
 
         // The stats saw every lead once, and a redelivered batch adds nothing.
