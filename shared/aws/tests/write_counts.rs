@@ -35,10 +35,12 @@ struct Counter {
 /// standard write of its projected entry (the keys and projected attributes). Updates (the
 /// stats counters) are sized by their key and values, at least one unit. All writes here create
 /// items, so no index entry is also deleted.
+/// An index's key attributes and its projected non-key attributes (`None`: all).
+type IndexShape = (Vec<String>, Option<Vec<String>>);
+
 #[derive(Debug, Clone, Default)]
 struct WriteUnits {
-    /// Per index: its key attributes and the projected non-key attributes (`None`: all).
-    indexes: Arc<Mutex<Vec<(Vec<String>, Option<Vec<String>>)>>>,
+    indexes: Arc<Mutex<Vec<IndexShape>>>,
     table: Arc<Mutex<f64>>,
     index: Arc<Mutex<f64>>,
 }
@@ -212,10 +214,7 @@ const WRITES: &[&str] = &[
 const CONFIG: &str = "[[reps]]\nid = \"a\"\n[[reps]]\nid = \"b\"\n[[reps]]\nid = \"c\"\n[[pools]]\nid = \"p\"\nmembers = [\"a\", \"b\", \"c\"]\nstrategy = \"round_robin\"\n[[rules]]\nname = \"default\"\npool = \"p\"\n";
 
 /// The table's indexes as DynamoDB describes them: key attributes and projected attributes.
-async fn index_projections(
-    client: &aws_sdk_dynamodb::Client,
-    table: &str,
-) -> Vec<(Vec<String>, Option<Vec<String>>)> {
+async fn index_projections(client: &aws_sdk_dynamodb::Client, table: &str) -> Vec<IndexShape> {
     let described = client
         .describe_table()
         .table_name(table)
