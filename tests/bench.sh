@@ -45,7 +45,7 @@ cargo bench --locked -p leadrouter-domain --bench normalize -- --warm-up-time 1 
 step "contention: 1, 2, 4, 8 routers on one pool"
 cargo bench --locked -p leadrouter-embedded --bench contention 2>/dev/null | tee "$out/contention.txt"
 
-step "DynamoDB requests per routed lead (moto, counted by an SDK interceptor)"
+step "DynamoDB requests and write units per routed lead (moto, SDK interceptor)"
 MOTO_SERVER="$root/.venv/bin/moto_server" cargo test --locked -p leadrouter-aws --test write_counts \
   -- --nocapture 2>&1 | grep -E '^batch' | tee "$out/write_counts.txt"
 

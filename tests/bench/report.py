@@ -47,7 +47,7 @@ def main() -> None:
     md += [f"| {n} | {t} |" for n, t in criterion(out / "normalize.txt")]
     md += ["", "### Contention (`cargo bench -p leadrouter-embedded --bench contention`)", "", "```"]
     md += [(out / "contention.txt").read_text().strip() if (out / "contention.txt").exists() else "(not run)", "```"]
-    md += ["", "### DynamoDB requests per routed lead (moto, SDK interceptor, stats on)", "", "```"]
+    md += ["", "### DynamoDB requests and write units per routed lead (moto, SDK interceptor)", "", "```"]
     md += [(out / "write_counts.txt").read_text().strip() if (out / "write_counts.txt").exists() else "(not run)", "```"]
     md += ["", "### `simulate`, one million leads (release build, demo config)", "", "```"]
     sim = out / "simulate.txt"
