@@ -190,6 +190,14 @@ fn unicode_words(label: &str) -> String {
 /// Deliberately conservative: a wrong guess would make normalization reject the lead, whereas
 /// an unmapped field is merely kept in `custom`.
 pub fn default_canonical(label: &str) -> Option<&'static str> {
+    // A long question ("Thanks! What's it like where you live? ...") cannot be a known name:
+    // skip normalizing it. For ASCII, normalizing keeps every letter (lower-cased), and a
+    // match has at most the longest prefix's letters ("please provide your", 17) plus the
+    // longest name's ("expected deal value", 17); digits may follow ("Email 2").
+    const MAX_LETTERS: usize = 40;
+    if label.is_ascii() && label.bytes().filter(u8::is_ascii_alphabetic).count() > MAX_LETTERS {
+        return None;
+    }
     let n = normalize_label(label);
     if let Some(c) = lookup_normalized(&n) {
         return Some(c);
@@ -454,6 +462,18 @@ mod tests {
             ("Team size", None),
             ("Budget", None),
             ("readable_ref_email", None),
+            (
+                "Please provide your expected deal value 2",
+                Some("deal_value"),
+            ),
+            (
+                "PLEASE_PROVIDE_YOUR_EXPECTED_DEAL_VALUE",
+                Some("deal_value"),
+            ),
+            (
+                "Thanks! What's it like where you live? Tell us in a few sentences.",
+                None,
+            ),
         ] {
             assert_eq!(default_canonical(label), want, "{label}");
         }
