@@ -2,7 +2,9 @@
 //! router for `{source, payload}` envelopes that integrations push straight onto the queue.
 
 use chrono::{DateTime, Utc};
-use leadrouter_lead::{FieldProblem, Intake, Lead, derive_lead_id, normalize_json, renormalize};
+use leadrouter_lead::{
+    FieldProblem, Intake, Lead, derive_lead_id, normalize_external_id, normalize_object,
+};
 use leadrouter_sources::{SourceError, decode_all};
 use uuid::Uuid;
 
@@ -55,7 +57,7 @@ pub fn leads_from_payload(
             test: d.is_test,
             awaiting_enrichment: d.awaiting_enrichment,
         };
-        match normalize_json(&serde_json::Value::Object(d.fields), &intake) {
+        match normalize_object(d.fields, &intake) {
             Ok(mut lead) => {
                 let tool_id = d.external_id.filter(|_| lead.external_id.is_none());
                 // One idempotency key names one lead; batched payloads rely on the tool's ids.
@@ -71,12 +73,9 @@ pub fn leads_from_payload(
                     // characters): found by fuzzing, a raw id with line breaks changed on the
                     // router, and one over 256 characters made the router reject a lead the
                     // webhook had accepted. An id too long to store is left out; the lead id
-                    // still derives from it.
-                    let mut with_id = lead.clone();
-                    with_id.external_id = Some(raw);
-                    if let Ok(normalized) = renormalize(with_id) {
-                        lead = normalized;
-                    }
+                    // still derives from it. (The rest of the lead is already normalized, and
+                    // normalization is idempotent: only the id needs it.)
+                    lead.external_id = normalize_external_id(&raw);
                 }
                 leads.push(lead);
             }

@@ -46,7 +46,9 @@ mod problem;
 
 pub use intake::{Intake, LEAD_ID_NAMESPACE, derive_lead_id};
 pub use lead::Lead;
-pub use normalize::{normalize_form, normalize_json, renormalize};
+pub use normalize::{
+    normalize_external_id, normalize_form, normalize_json, normalize_object, renormalize,
+};
 
 /// The canonical fields a submission may set: every `Lead` field except the ones intake decides
 /// (`id`, `received_at`, `source`), the intake markers and `custom`. The one list other crates

@@ -253,14 +253,20 @@ fn unquote(v: &str) -> Result<String, SourceError> {
     ))
 }
 
+/// The first position at or after `from` where `needle` (non-empty) starts.
 fn find(haystack: &[u8], needle: &[u8], from: usize) -> Option<usize> {
-    if needle.is_empty() || from > haystack.len() {
-        return None;
+    let (&first, _) = needle.split_first()?;
+    let mut at = from;
+    // Jump from one occurrence of the first byte to the next instead of comparing the whole
+    // needle at every position (a memcmp call per byte of the body was most of the parse).
+    loop {
+        let window = haystack.get(at..)?;
+        at += window.iter().position(|&b| b == first)?;
+        if haystack[at..].starts_with(needle) {
+            return Some(at);
+        }
+        at += 1;
     }
-    haystack[from..]
-        .windows(needle.len())
-        .position(|w| w == needle)
-        .map(|p| p + from)
 }
 
 #[cfg(test)]
@@ -318,6 +324,32 @@ mod tests {
         assert!(multipart("b", b"nothing here").is_err());
         let unnamed = b"--b\r\nContent-Disposition: form-data\r\n\r\nx\r\n--b--";
         assert!(multipart("b", unnamed).is_err());
+    }
+
+    #[test]
+    fn find_is_the_first_match_from_a_position() {
+        let naive = |h: &[u8], n: &[u8], from: usize| {
+            (from..h.len()).find(|&i| !n.is_empty() && h[i..].starts_with(n))
+        };
+        let hay = b"--a\r\n--ab\r\n--a--\r\n\r\n-";
+        for needle in [
+            &b""[..],
+            b"-",
+            b"--",
+            b"--a--",
+            b"\r\n--a",
+            b"\r\n\r\n",
+            b"x",
+            b"-\r",
+        ] {
+            for from in 0..hay.len() + 2 {
+                assert_eq!(
+                    find(hay, needle, from),
+                    naive(hay, needle, from),
+                    "{needle:?} {from}"
+                );
+            }
+        }
     }
 
     #[test]

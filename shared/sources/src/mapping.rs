@@ -112,6 +112,57 @@ fn canonical(name: &str) -> Option<&'static str> {
 /// Normalizes a field label for the heuristics: camelCase split, lower-cased, punctuation to
 /// single spaces, and leading question phrasing ("What is your ...") removed.
 pub fn normalize_label(label: &str) -> String {
+    let out = if label.is_ascii() {
+        ascii_words(label)
+    } else {
+        unicode_words(label)
+    };
+    let mut s = out.as_str();
+    for prefix in [
+        "what is your ",
+        "what s your ",
+        "whats your ",
+        "please enter your ",
+        "please provide your ",
+        "enter your ",
+        "your ",
+    ] {
+        if let Some(rest) = s.strip_prefix(prefix) {
+            s = rest;
+            break;
+        }
+    }
+    if s.len() == out.len() {
+        out
+    } else {
+        s.to_owned()
+    }
+}
+
+/// [`unicode_words`] for an ASCII label, in one pass and one allocation (every form answer's
+/// identifiers go through here; for ASCII, case and character classes are the ASCII ones).
+fn ascii_words(label: &str) -> String {
+    let mut out = String::with_capacity(label.len());
+    let mut prev_lower = false;
+    let mut pending_space = false;
+    for c in label.chars() {
+        let split = c.is_ascii_uppercase() && prev_lower;
+        prev_lower = c.is_ascii_lowercase() || c.is_ascii_digit();
+        if c.is_ascii_alphanumeric() {
+            if (pending_space || split) && !out.is_empty() {
+                out.push(' ');
+            }
+            pending_space = false;
+            out.push(c.to_ascii_lowercase());
+        } else {
+            pending_space = true;
+        }
+    }
+    out
+}
+
+/// camelCase split, lower-cased, runs of other characters to one space, trimmed.
+fn unicode_words(label: &str) -> String {
     let mut spaced = String::with_capacity(label.len() + 8);
     let mut prev_lower = false;
     for c in label.chars() {
@@ -130,22 +181,8 @@ pub fn normalize_label(label: &str) -> String {
             out.push(' ');
         }
     }
-    let mut s = out.trim_end().to_owned();
-    for prefix in [
-        "what is your ",
-        "what s your ",
-        "whats your ",
-        "please enter your ",
-        "please provide your ",
-        "enter your ",
-        "your ",
-    ] {
-        if let Some(rest) = s.strip_prefix(prefix) {
-            s = rest.to_owned();
-            break;
-        }
-    }
-    s
+    out.truncate(out.trim_end().len());
+    out
 }
 
 /// The canonical field a tool field label most likely means, by the default heuristics.
@@ -153,6 +190,14 @@ pub fn normalize_label(label: &str) -> String {
 /// Deliberately conservative: a wrong guess would make normalization reject the lead, whereas
 /// an unmapped field is merely kept in `custom`.
 pub fn default_canonical(label: &str) -> Option<&'static str> {
+    // A long question ("Thanks! What's it like where you live? ...") cannot be a known name:
+    // skip normalizing it. For ASCII, normalizing keeps every letter (lower-cased), and a
+    // match has at most the longest prefix's letters ("please provide your", 17) plus the
+    // longest name's ("expected deal value", 17); digits may follow ("Email 2").
+    const MAX_LETTERS: usize = 40;
+    if label.is_ascii() && label.bytes().filter(u8::is_ascii_alphabetic).count() > MAX_LETTERS {
+        return None;
+    }
     let n = normalize_label(label);
     if let Some(c) = lookup_normalized(&n) {
         return Some(c);
@@ -417,8 +462,54 @@ mod tests {
             ("Team size", None),
             ("Budget", None),
             ("readable_ref_email", None),
+            (
+                "Please provide your expected deal value 2",
+                Some("deal_value"),
+            ),
+            (
+                "PLEASE_PROVIDE_YOUR_EXPECTED_DEAL_VALUE",
+                Some("deal_value"),
+            ),
+            (
+                "Thanks! What's it like where you live? Tell us in a few sentences.",
+                None,
+            ),
         ] {
             assert_eq!(default_canonical(label), want, "{label}");
+        }
+    }
+
+    #[test]
+    fn ascii_labels_normalize_as_unicode_ones() {
+        for label in [
+            "",
+            " ",
+            "Email",
+            "workEmail",
+            "  What's your E-mail?? ",
+            "PHONE_NUMBER",
+            "aB",
+            "a1B",
+            "1A",
+            "ABc",
+            "x--y",
+            "readable_ref_email",
+            "Email 2",
+            "q3_name[first]",
+            "-a-",
+            "zZz9Z",
+            "What is your  first name?",
+            "your ",
+            "__Your Phone__",
+        ] {
+            assert_eq!(ascii_words(label), unicode_words(label), "{label:?}");
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn ascii_fast_path_is_the_unicode_path(label in "[ -~]{0,40}") {
+            proptest::prop_assert_eq!(ascii_words(&label), unicode_words(&label));
         }
     }
 

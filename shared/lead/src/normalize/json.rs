@@ -5,14 +5,20 @@ use crate::{FieldProblem, Lead};
 use serde_json::{Map, Number, Value};
 
 /// A draft lead from a JSON body, or the problem with a body that is not an object.
+pub(crate) fn draft(body: &Value) -> Result<Draft, FieldProblem> {
+    match body {
+        Value::Object(object) => Ok(draft_owned(object.clone())),
+        _ => Err(FieldProblem::new("body", "must be a JSON object")),
+    }
+}
+
+/// A draft lead from a JSON object the caller owns (its values are moved, not copied: a decoded
+/// webhook payload can carry kilobytes of form answers).
 ///
 /// Canonical keys become fields; `id`, `received_at` and `source` are ignored; a `custom`
 /// object is merged into custom; every other key goes to custom verbatim (top-level keys win
 /// over keys of the same name in `custom`). Null and blank-string values count as absent.
-pub(crate) fn draft(body: &Value) -> Result<Draft, FieldProblem> {
-    let Value::Object(object) = body else {
-        return Err(FieldProblem::new("body", "must be a JSON object"));
-    };
+pub(crate) fn draft_owned(object: Map<String, Value>) -> Draft {
     let mut d = Draft::default();
     let mut top_level = Map::new();
     for (key, value) in object {
@@ -22,23 +28,22 @@ pub(crate) fn draft(body: &Value) -> Result<Draft, FieldProblem> {
         if key == "custom" {
             match value {
                 Value::Object(nested) => {
-                    for (k, v) in nested.iter().filter(|(_, v)| keep_custom(v)) {
-                        d.custom.insert(k.clone(), v.clone());
-                    }
+                    d.custom
+                        .extend(nested.into_iter().filter(|(_, v)| keep_custom(v)));
                 }
                 Value::Null => {}
                 _ => d
                     .problems
                     .push(FieldProblem::new("custom", "must be an object")),
             }
-        } else if is_field(key) {
-            d.fields.insert(key.clone(), value.clone());
-        } else if keep_custom(value) {
-            top_level.insert(key.clone(), value.clone());
+        } else if is_field(&key) {
+            d.fields.insert(key, value);
+        } else if keep_custom(&value) {
+            top_level.insert(key, value);
         }
     }
     d.custom.extend(top_level);
-    Ok(d)
+    d
 }
 
 /// A canonical lead as a draft (its id, time and source are returned apart), so that it goes

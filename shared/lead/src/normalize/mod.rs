@@ -54,6 +54,24 @@ pub fn normalize_json(body: &serde_json::Value, intake: &Intake) -> Result<Lead,
     pipeline::finish(draft, meta(intake), origin(intake))
 }
 
+/// [`normalize_json`] of a JSON object the caller owns (a decoded webhook payload): the same
+/// rules, without copying the object's values.
+pub fn normalize_object(
+    body: serde_json::Map<String, serde_json::Value>,
+    intake: &Intake,
+) -> Result<Lead, ValidationError> {
+    pipeline::finish(json::draft_owned(body), meta(intake), origin(intake))
+}
+
+/// The tool's own submission id as a normalized lead stores it in `external_id`: one line
+/// ([`Lead::external_id`]'s rules); `None` when blank or longer than a lead accepts. Setting
+/// the result on a normalized lead is what [`renormalize`] of that lead with the raw id would
+/// give, without normalizing the whole lead again.
+pub fn normalize_external_id(raw: &str) -> Option<String> {
+    let id = text::clean_line(raw);
+    (!id.is_empty() && !text::too_long(&id, pipeline::EXTERNAL_ID_MAX)).then_some(id)
+}
+
 /// Normalizes an `application/x-www-form-urlencoded` body: the same field names as
 /// [`normalize_json`], all values strings. A repeated field takes its last non-blank value,
 /// except `product_interest` (also `product_interest[]`), which collects every value, each

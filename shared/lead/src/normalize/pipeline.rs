@@ -64,7 +64,7 @@ pub(crate) fn keep_custom(value: &Value) -> bool {
 /// Caps, in characters.
 const NAME_MAX: usize = 256;
 const LINE_MAX: usize = 256;
-const EXTERNAL_ID_MAX: usize = 256;
+pub(crate) const EXTERNAL_ID_MAX: usize = 256;
 const PHONE_MAX: usize = 100;
 const COUNTRY_MAX: usize = 100;
 const POSTAL_CODE_MAX: usize = 32;

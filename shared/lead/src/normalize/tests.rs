@@ -1,6 +1,6 @@
 //! End-to-end tests of the entry points, and property tests.
 
-use super::{normalize_form, normalize_json, renormalize};
+use super::{normalize_external_id, normalize_form, normalize_json, normalize_object, renormalize};
 use crate::{FieldProblem, Intake, Lead, ValidationError};
 use chrono::{DateTime, TimeZone, Utc};
 use serde_json::{Map, Value, json};
@@ -904,6 +904,32 @@ mod properties {
             let intake = intake("api", default);
             if let Ok(lead) = normalize_json(&body, &intake) {
                 prop_assert_eq!(renormalize(lead.clone()), Ok(lead));
+            }
+        }
+
+        #[test]
+        fn object_is_json_without_copying(body in json_body()) {
+            let intake = api();
+            let owned = body.as_object().cloned().unwrap_or_default();
+            prop_assert_eq!(normalize_object(owned.clone(), &intake), normalize_json(&Value::Object(owned), &intake));
+        }
+
+        #[test]
+        fn external_id_is_what_renormalize_stores(body in json_body(), raw in prop_oneof![text(), "[a-z0-9 \\n]{250,260}"]) {
+            // The webhook sets the tool's id on a normalized lead with `normalize_external_id`
+            // instead of renormalizing the whole lead: both must store the same.
+            if let Ok(mut lead) = normalize_json(&body, &api()) {
+                // The webhook only does this for a lead the body gave no id of its own.
+                lead.external_id = None;
+                let mut with_id = lead.clone();
+                with_id.external_id = Some(raw.clone());
+                let mut expected = lead.clone();
+                expected.external_id = normalize_external_id(&raw);
+                match renormalize(with_id) {
+                    Ok(renormalized) => prop_assert_eq!(renormalized, expected),
+                    // Renormalize rejects an id too long to store; the webhook then keeps the lead as it was.
+                    Err(_) => prop_assert_eq!(expected, lead),
+                }
             }
         }
 

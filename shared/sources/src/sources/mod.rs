@@ -13,6 +13,14 @@ pub mod typeform;
 pub mod unbounce;
 pub mod webflow;
 
+#[cfg(test)]
+mod before {
+    pub mod tally;
+    pub mod typeform;
+}
+#[cfg(test)]
+mod equivalence_tests;
+
 use serde_json::{Map, Value};
 
 use crate::SourceError;

@@ -15,26 +15,137 @@
 //!   snake case; other keys keep their names.
 //! * An `eventType` other than `FORM_RESPONSE` is [`SourceError::NotALead`].
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 
+use serde::de::MapAccess;
 use serde_json::{Map, Value};
 
-use super::{json_body, take};
-use crate::body::ContentType;
+use super::take;
+use crate::body::{BodyKind, ContentType};
+use crate::lenient::{self, Arr, FromMap, Obj, Text, rest_entry, skip_entry};
 use crate::mapping::{Mapping, Sink};
 use crate::{Decoded, SourceError, event_name};
 
+/// The body: `data` is read field by field, every other key as a value.
+#[derive(Default)]
+struct Root<'de> {
+    data: Obj<Data<'de>>,
+    rest: Map<String, Value>,
+}
+
+/// `data`: `fields` is read field by field, every other key as a value.
+#[derive(Default)]
+struct Data<'de> {
+    fields: Arr<Obj<Field<'de>>>,
+    rest: Map<String, Value>,
+}
+
+/// One `data.fields[]` entry (keys other than these are not kept).
+#[derive(Default)]
+struct Field<'de> {
+    key: Text<'de>,
+    label: Text<'de>,
+    ty: Text<'de>,
+    value: Value,
+    options: Arr<Obj<Choice<'de>>>,
+    rows: Arr<Obj<Choice<'de>>>,
+    columns: Arr<Obj<Choice<'de>>>,
+}
+
+/// An option, row or column: its id and text (`None` when the key is absent; a JSON null is
+/// `Some(Value::Null)`).
+#[derive(Default)]
+struct Choice<'de> {
+    id: Text<'de>,
+    text: Option<Value>,
+}
+
+impl<'de> FromMap<'de> for Root<'de> {
+    fn entry<A: MapAccess<'de>>(
+        &mut self,
+        key: Cow<'de, str>,
+        map: &mut A,
+    ) -> Result<(), A::Error> {
+        match key.as_ref() {
+            "data" => self.data = map.next_value()?,
+            _ => rest_entry(&mut self.rest, key, map)?,
+        }
+        Ok(())
+    }
+}
+
+impl<'de> FromMap<'de> for Data<'de> {
+    fn entry<A: MapAccess<'de>>(
+        &mut self,
+        key: Cow<'de, str>,
+        map: &mut A,
+    ) -> Result<(), A::Error> {
+        match key.as_ref() {
+            "fields" => self.fields = map.next_value()?,
+            _ => rest_entry(&mut self.rest, key, map)?,
+        }
+        Ok(())
+    }
+}
+
+impl<'de> FromMap<'de> for Field<'de> {
+    fn entry<A: MapAccess<'de>>(
+        &mut self,
+        key: Cow<'de, str>,
+        map: &mut A,
+    ) -> Result<(), A::Error> {
+        match key.as_ref() {
+            "key" => self.key = map.next_value()?,
+            "label" => self.label = map.next_value()?,
+            "type" => self.ty = map.next_value()?,
+            "value" => self.value = map.next_value()?,
+            "options" => self.options = map.next_value()?,
+            "rows" => self.rows = map.next_value()?,
+            "columns" => self.columns = map.next_value()?,
+            _ => skip_entry(map)?,
+        }
+        Ok(())
+    }
+}
+
+impl<'de> FromMap<'de> for Choice<'de> {
+    fn entry<A: MapAccess<'de>>(
+        &mut self,
+        key: Cow<'de, str>,
+        map: &mut A,
+    ) -> Result<(), A::Error> {
+        match key.as_ref() {
+            "id" => self.id = map.next_value()?,
+            "text" => self.text = Some(map.next_value()?),
+            _ => skip_entry(map)?,
+        }
+        Ok(())
+    }
+}
+
 /// Decodes a Tally webhook body.
 pub fn decode(ct: &ContentType, body: &[u8], mapping: &Mapping) -> Result<Decoded, SourceError> {
-    let mut root = json_body("tally", ct, body)?;
+    if !matches!(ct.kind, BodyKind::Json | BodyKind::Missing) {
+        return Err(ct.unsupported("tally"));
+    }
+    // Read without a `Value` for the fields' option lists (most of a response's size).
+    let Root {
+        data,
+        rest: mut root,
+    } = lenient::object(body)?;
     let event_type = take(&mut root, "eventType");
     if !event_type.is_null() && event_type.as_str() != Some("FORM_RESPONSE") {
         return Err(SourceError::NotALead(event_name(Some(&event_type))));
     }
-    let Value::Object(mut data) = take(&mut root, "data") else {
+    let Obj::Object(Data {
+        fields,
+        rest: mut data,
+    }) = data
+    else {
         return Err(SourceError::Malformed("data is missing or not an object"));
     };
-    let Value::Array(fields) = take(&mut data, "fields") else {
+    let Arr::Array(fields) = fields else {
         return Err(SourceError::Malformed(
             "data.fields is missing or not an array",
         ));
@@ -43,7 +154,7 @@ pub fn decode(ct: &ContentType, body: &[u8], mapping: &Mapping) -> Result<Decode
     let response_id = take(&mut data, "responseId");
     sink.external_id(&response_id);
     for f in fields {
-        let Value::Object(f) = f else { continue };
+        let Obj::Object(f) = f else { continue };
         field(&mut sink, f);
     }
 
@@ -68,27 +179,19 @@ pub fn decode(ct: &ContentType, body: &[u8], mapping: &Mapping) -> Result<Decode
     Ok(sink.finish())
 }
 
-fn field(sink: &mut Sink<'_>, mut f: Map<String, Value>) {
-    let key = take(&mut f, "key");
-    let label = take(&mut f, "label");
-    let ty = take(&mut f, "type");
-    let key = key.as_str().unwrap_or("");
-    let label = label.as_str().unwrap_or("");
-    let ty = ty.as_str().unwrap_or("");
-    let value = take(&mut f, "value");
-    let texts = option_texts(f.get("options"));
+fn field(sink: &mut Sink<'_>, f: Field<'_>) {
+    let key = f.key.as_str().unwrap_or("");
+    let label = f.label.as_str().unwrap_or("");
+    let ty = f.ty.as_str().unwrap_or("");
+    let texts = option_texts(&f.options);
     let value = match ty {
-        "MULTIPLE_CHOICE" | "DROPDOWN" => match resolve(value, &texts) {
+        "MULTIPLE_CHOICE" | "DROPDOWN" => match resolve(f.value, &texts) {
             Value::Array(mut a) if a.len() == 1 => a.remove(0),
             v => v,
         },
-        "CHECKBOXES" | "MULTI_SELECT" | "RANKING" => resolve(value, &texts),
-        "MATRIX" => matrix(
-            value,
-            option_texts(f.get("rows")),
-            option_texts(f.get("columns")),
-        ),
-        _ => value,
+        "CHECKBOXES" | "MULTI_SELECT" | "RANKING" => resolve(f.value, &texts),
+        "MATRIX" => matrix(f.value, &option_texts(&f.rows), &option_texts(&f.columns)),
+        _ => f.value,
     };
     let ids: Vec<&str> = [key, label].into_iter().filter(|s| !s.is_empty()).collect();
     let custom_key = if label.is_empty() { key } else { label };
@@ -100,38 +203,43 @@ fn field(sink: &mut Sink<'_>, mut f: Map<String, Value>) {
     sink.answer(&ids, custom_key, value, fallback);
 }
 
-fn option_texts(options: Option<&Value>) -> HashMap<String, Value> {
+/// Option ids to option texts (a later option with the same id wins).
+fn option_texts<'a>(options: &'a Arr<Obj<Choice<'_>>>) -> HashMap<&'a str, &'a Value> {
     let mut out = HashMap::new();
-    if let Some(Value::Array(opts)) = options {
-        for o in opts {
-            if let (Some(id), Some(text)) = (o.get("id").and_then(Value::as_str), o.get("text")) {
-                out.insert(id.to_owned(), text.clone());
-            }
+    for o in options.items() {
+        if let Obj::Object(Choice {
+            id: Text::Str(id),
+            text: Some(text),
+        }) = o
+        {
+            out.insert(id.as_ref(), text);
         }
     }
     out
 }
 
 /// Option ids to option texts (unknown ids are kept as they are).
-fn resolve(value: Value, texts: &HashMap<String, Value>) -> Value {
+fn resolve(value: Value, texts: &HashMap<&str, &Value>) -> Value {
     match value {
         Value::Array(a) => Value::Array(a.into_iter().map(|v| resolve(v, texts)).collect()),
-        Value::String(s) => texts.get(&s).cloned().unwrap_or(Value::String(s)),
+        Value::String(s) => texts
+            .get(s.as_str())
+            .map_or(Value::String(s), |t| (*t).clone()),
         v => v,
     }
 }
 
-fn matrix(value: Value, rows: HashMap<String, Value>, columns: HashMap<String, Value>) -> Value {
+fn matrix(value: Value, rows: &HashMap<&str, &Value>, columns: &HashMap<&str, &Value>) -> Value {
     let Value::Object(cells) = value else {
         return value;
     };
     let mut out = Map::new();
     for (row, cols) in cells {
-        let row = match rows.get(&row) {
+        let row = match rows.get(row.as_str()) {
             Some(Value::String(t)) => t.clone(),
             _ => row,
         };
-        out.insert(row, resolve(cols, &columns));
+        out.insert(row, resolve(cols, columns));
     }
     Value::Object(out)
 }

@@ -16,23 +16,128 @@
 //!   `definition` (the form's schema, not the submission) is not kept.
 //! * Any `event_type` other than `form_response` is [`SourceError::NotALead`].
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 
+use serde::de::MapAccess;
 use serde_json::{Map, Value};
 
-use super::{json_body, take};
-use crate::body::ContentType;
+use super::take;
+use crate::body::{BodyKind, ContentType};
+use crate::lenient::{self, Arr, FromMap, Obj, Text, rest_entry, skip_entry};
 use crate::mapping::{Mapping, Sink};
 use crate::{Decoded, SourceError, event_name};
 
+/// The body: `form_response` is read key by key, every other key as a value.
+#[derive(Default)]
+struct Root<'de> {
+    form_response: Obj<Response<'de>>,
+    rest: Map<String, Value>,
+}
+
+/// `form_response`: `definition` is read for what the adapter uses, every other key as a value.
+#[derive(Default)]
+struct Response<'de> {
+    definition: Obj<Definition<'de>>,
+    rest: Map<String, Value>,
+}
+
+/// The form's schema: only the fields' identifiers and the title are used (the rest, most of
+/// a response's size, is never built into values).
+#[derive(Default)]
+struct Definition<'de> {
+    fields: Arr<Obj<FieldDef<'de>>>,
+    /// `None` when absent; a JSON null is `Some(Value::Null)`.
+    title: Option<Value>,
+}
+
+#[derive(Default)]
+struct FieldDef<'de> {
+    id: Text<'de>,
+    r#ref: Text<'de>,
+    title: Text<'de>,
+}
+
+impl<'de> FromMap<'de> for Root<'de> {
+    fn entry<A: MapAccess<'de>>(
+        &mut self,
+        key: Cow<'de, str>,
+        map: &mut A,
+    ) -> Result<(), A::Error> {
+        match key.as_ref() {
+            "form_response" => self.form_response = map.next_value()?,
+            _ => rest_entry(&mut self.rest, key, map)?,
+        }
+        Ok(())
+    }
+}
+
+impl<'de> FromMap<'de> for Response<'de> {
+    fn entry<A: MapAccess<'de>>(
+        &mut self,
+        key: Cow<'de, str>,
+        map: &mut A,
+    ) -> Result<(), A::Error> {
+        match key.as_ref() {
+            "definition" => self.definition = map.next_value()?,
+            _ => rest_entry(&mut self.rest, key, map)?,
+        }
+        Ok(())
+    }
+}
+
+impl<'de> FromMap<'de> for Definition<'de> {
+    fn entry<A: MapAccess<'de>>(
+        &mut self,
+        key: Cow<'de, str>,
+        map: &mut A,
+    ) -> Result<(), A::Error> {
+        match key.as_ref() {
+            "fields" => self.fields = map.next_value()?,
+            "title" => self.title = Some(map.next_value()?),
+            _ => skip_entry(map)?,
+        }
+        Ok(())
+    }
+}
+
+impl<'de> FromMap<'de> for FieldDef<'de> {
+    fn entry<A: MapAccess<'de>>(
+        &mut self,
+        key: Cow<'de, str>,
+        map: &mut A,
+    ) -> Result<(), A::Error> {
+        match key.as_ref() {
+            "id" => self.id = map.next_value()?,
+            "ref" => self.r#ref = map.next_value()?,
+            "title" => self.title = map.next_value()?,
+            _ => skip_entry(map)?,
+        }
+        Ok(())
+    }
+}
+
+/// Field id to (ref, title), from `definition.fields`.
+type Defs<'a> = HashMap<&'a str, (Option<&'a str>, Option<&'a str>)>;
+
 /// Decodes a Typeform webhook body.
 pub fn decode(ct: &ContentType, body: &[u8], mapping: &Mapping) -> Result<Decoded, SourceError> {
-    let mut root = json_body("typeform", ct, body)?;
+    if !matches!(ct.kind, BodyKind::Json | BodyKind::Missing) {
+        return Err(ct.unsupported("typeform"));
+    }
+    let Root {
+        form_response,
+        rest: mut root,
+    } = lenient::object(body)?;
     let event_type = take(&mut root, "event_type");
     if !event_type.is_null() && event_type.as_str() != Some("form_response") {
         return Err(SourceError::NotALead(event_name(Some(&event_type))));
     }
-    let Value::Object(mut resp) = take(&mut root, "form_response") else {
+    let Obj::Object(Response {
+        definition,
+        rest: mut resp,
+    }) = form_response
+    else {
         return Err(SourceError::Malformed(
             "form_response is missing or not an object",
         ));
@@ -40,16 +145,16 @@ pub fn decode(ct: &ContentType, body: &[u8], mapping: &Mapping) -> Result<Decode
     let mut sink = Sink::new(mapping);
     sink.external_id(&take(&mut resp, "token"));
 
-    // definition.fields: id -> (ref, title)
-    let definition = take(&mut resp, "definition");
-    let mut defs: HashMap<String, (Option<String>, Option<String>)> = HashMap::new();
-    if let Some(fields) = definition.get("fields").and_then(Value::as_array) {
-        for f in fields {
-            if let Some(id) = f.get("id").and_then(Value::as_str) {
-                let r = f.get("ref").and_then(Value::as_str).map(str::to_owned);
-                let t = f.get("title").and_then(Value::as_str).map(str::to_owned);
-                defs.insert(id.to_owned(), (r, t));
-            }
+    let definition = match definition {
+        Obj::Object(d) => d,
+        Obj::Other => Definition::default(),
+    };
+    let mut defs: Defs<'_> = HashMap::new();
+    for f in definition.fields.items() {
+        if let Obj::Object(f) = f
+            && let Some(id) = f.id.as_str()
+        {
+            defs.insert(id, (f.r#ref.as_str(), f.title.as_str()));
         }
     }
 
@@ -94,8 +199,8 @@ pub fn decode(ct: &ContentType, body: &[u8], mapping: &Mapping) -> Result<Decode
     }
 
     sink.meta("form_id", take(&mut resp, "form_id"));
-    if let Some(title) = definition.get("title") {
-        sink.meta("form_title", title.clone());
+    if let Some(title) = definition.title {
+        sink.meta("form_title", title);
     }
     for (k, v) in resp {
         sink.meta(&k, v);
@@ -106,38 +211,29 @@ pub fn decode(ct: &ContentType, body: &[u8], mapping: &Mapping) -> Result<Decode
     Ok(sink.finish())
 }
 
-fn answer(
-    sink: &mut Sink<'_>,
-    defs: &HashMap<String, (Option<String>, Option<String>)>,
-    mut a: Map<String, Value>,
-) {
+fn answer(sink: &mut Sink<'_>, defs: &Defs<'_>, mut a: Map<String, Value>) {
     let field = take(&mut a, "field");
     let id = field.get("id").and_then(Value::as_str).unwrap_or("");
-    let (def_ref, title) = defs.get(id).cloned().unwrap_or((None, None));
-    let r = field
-        .get("ref")
-        .and_then(Value::as_str)
-        .map(str::to_owned)
-        .or(def_ref);
+    let (def_ref, title) = defs.get(id).copied().unwrap_or((None, None));
+    let r = field.get("ref").and_then(Value::as_str).or(def_ref);
     let ty = take(&mut a, "type");
     let ty = ty.as_str().unwrap_or("");
     let field_type = field.get("type").and_then(Value::as_str).unwrap_or("");
     let value = typed_value(ty, &mut a);
 
     let mut ids: Vec<&str> = Vec::with_capacity(3);
-    if let Some(r) = r.as_deref() {
+    if let Some(r) = r {
         ids.push(r);
     }
     if !id.is_empty() {
         ids.push(id);
     }
-    if let Some(t) = title.as_deref() {
+    if let Some(t) = title {
         ids.push(t);
     }
-    let custom_key = r
-        .as_deref()
-        .filter(|r| !r.is_empty())
-        .unwrap_or(if id.is_empty() { "answer" } else { id });
+    let custom_key =
+        r.filter(|r| !r.is_empty())
+            .unwrap_or(if id.is_empty() { "answer" } else { id });
     let fallback = match (ty, field_type) {
         ("email", _) | (_, "email") => Some("email"),
         ("phone_number", _) | (_, "phone_number") => Some("phone"),
