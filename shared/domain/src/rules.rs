@@ -123,10 +123,73 @@ impl Field {
         })
     }
 
+    /// The field's bit in a lead's presence mask ([`presence`]): one per canonical field, none
+    /// (0) for custom keys, whose presence is looked up per condition.
+    pub(crate) fn presence_bit(&self) -> u32 {
+        match PRESENCE_FIELDS.iter().position(|f| f == self) {
+            Some(i) => 1 << i,
+            None => 0,
+        }
+    }
+
     /// Whether the field holds a number.
     pub fn is_numeric(&self) -> bool {
         matches!(self, Field::Seats | Field::DealValue | Field::Score)
     }
+}
+
+/// The fields a presence mask covers, bit `i` for `PRESENCE_FIELDS[i]` (29 fit in a `u32`).
+const PRESENCE_FIELDS: [Field; 29] = {
+    use Field::*;
+    [
+        Source,
+        ExternalId,
+        Email,
+        EmailDomain,
+        Phone,
+        FirstName,
+        LastName,
+        Company,
+        CompanyDomain,
+        JobTitle,
+        Country,
+        Region,
+        City,
+        PostalCode,
+        Industry,
+        ProductInterest,
+        Seats,
+        DealValue,
+        Currency,
+        Score,
+        Language,
+        UtmSource,
+        UtmMedium,
+        UtmCampaign,
+        UtmTerm,
+        UtmContent,
+        LandingPage,
+        Consent,
+        Message,
+    ]
+};
+
+/// Which of the fields in `wanted` (a mask of [`Field::presence_bit`]s) `lead` has: a field is
+/// present exactly when a condition reading it would not see it as absent. Computed once per
+/// lead, for the fields the config's rules need.
+pub(crate) fn presence(lead: &Lead, wanted: u32) -> u32 {
+    let mut present = 0;
+    let mut rest = wanted;
+    while rest != 0 {
+        let i = rest.trailing_zeros();
+        rest &= rest - 1;
+        if let Some(f) = PRESENCE_FIELDS.get(i as usize)
+            && !matches!(get(lead, f), Val::Absent)
+        {
+            present |= 1 << i;
+        }
+    }
+    present
 }
 
 /// A borrowed view of one field's value on one lead.
@@ -140,10 +203,12 @@ enum Val<'a> {
     Json(&'a Value),
 }
 
+#[inline]
 fn opt_str(v: &Option<String>) -> Val<'_> {
     v.as_deref().map_or(Val::Absent, Val::Str)
 }
 
+#[inline]
 fn get<'a>(lead: &'a Lead, field: &Field) -> Val<'a> {
     use Field::*;
     match field {
@@ -279,17 +344,20 @@ pub enum Condition {
     Not(Box<Condition>),
 }
 
+#[inline]
 fn str_eq(a: &str, b: &str, case_sensitive: bool) -> bool {
     if case_sensitive {
         a == b
+    } else if a.len() == b.len() && a.eq_ignore_ascii_case(b) {
+        // Equal up to ASCII case implies equal up to Unicode case: no need to look further.
+        true
     } else if a.is_ascii() && b.is_ascii() {
         // The common case, without Unicode case folding (a few ns instead of a char loop).
-        a.eq_ignore_ascii_case(b)
+        false
     } else {
-        a.len() == b.len() && a.eq_ignore_ascii_case(b)
-            || a.chars()
-                .flat_map(char::to_lowercase)
-                .eq(b.chars().flat_map(char::to_lowercase))
+        a.chars()
+            .flat_map(char::to_lowercase)
+            .eq(b.chars().flat_map(char::to_lowercase))
     }
 }
 
@@ -308,6 +376,7 @@ fn str_prefix(s: &str, prefix: &str, case_sensitive: bool) -> bool {
     }
 }
 
+#[inline]
 fn scalar_matches(v: Val<'_>, want: &Scalar, cs: bool) -> bool {
     match (v, want) {
         (Val::Str(s), Scalar::Str(w)) => str_eq(s, w, cs),
@@ -352,6 +421,31 @@ fn as_num(v: Val<'_>) -> Option<f64> {
 }
 
 impl Condition {
+    /// The canonical fields (a mask of [`Field::presence_bit`]s) a lead must have for the
+    /// condition to hold: a comparison never holds for an absent field, `all` needs what any of
+    /// its parts needs, `any` what every part needs, `not` nothing. Lets a rule be skipped with
+    /// one mask test when the lead lacks a field it compares (see `RoutingConfig::match_rule`).
+    pub(crate) fn needs(&self) -> u32 {
+        match self {
+            Condition::Equals { field, .. }
+            | Condition::In { field, .. }
+            | Condition::Prefix { field, .. }
+            | Condition::Range { field, .. }
+            | Condition::Regex { field, .. } => field.presence_bit(),
+            Condition::Exists { field, present } => {
+                if *present {
+                    field.presence_bit()
+                } else {
+                    0
+                }
+            }
+            Condition::All(cs) => cs.iter().fold(0, |m, c| m | c.needs()),
+            Condition::Any(cs) if cs.is_empty() => 0,
+            Condition::Any(cs) => cs.iter().fold(u32::MAX, |m, c| m & c.needs()),
+            Condition::Not(_) => 0,
+        }
+    }
+
     /// Whether the condition holds for `lead`.
     pub fn matches(&self, lead: &Lead) -> bool {
         match self {
@@ -572,6 +666,63 @@ mod tests {
         assert!(Condition::All(vec![]).matches(&l));
         assert!(Condition::Not(Box::new(fr)).matches(&l));
         assert!(!Condition::Not(Box::new(de)).matches(&l));
+    }
+
+    #[test]
+    fn a_condition_never_holds_for_a_lead_lacking_a_field_it_needs() {
+        let full = lead();
+        let empty = Lead::default();
+        let no_email = Lead {
+            email: Some("no-at-sign".into()),
+            ..lead()
+        };
+        let eq = |name: &str, v: Scalar| Condition::Equals {
+            field: f(name),
+            value: v,
+            case_sensitive: false,
+        };
+        let conds = vec![
+            eq("country", Scalar::Str("de".into())),
+            eq("seats", Scalar::Num(250.0)),
+            eq("email_domain", Scalar::Str("acme.de".into())),
+            eq("custom.plan", Scalar::Str("enterprise".into())),
+            Condition::Exists {
+                field: f("phone"),
+                present: false,
+            },
+            Condition::Exists {
+                field: f("product_interest"),
+                present: true,
+            },
+            Condition::Not(Box::new(eq("country", Scalar::Str("fr".into())))),
+            Condition::All(vec![
+                eq("country", Scalar::Str("de".into())),
+                eq("industry", Scalar::Str("software".into())),
+            ]),
+            Condition::Any(vec![
+                eq("country", Scalar::Str("de".into())),
+                eq("source", Scalar::Str("form".into())),
+            ]),
+            Condition::Any(vec![]),
+            Condition::All(vec![]),
+        ];
+        for l in [&full, &empty, &no_email] {
+            let present = presence(l, u32::MAX);
+            for c in &conds {
+                if c.needs() & !present != 0 {
+                    assert!(!c.matches(l), "{c:?} on {l:?}");
+                }
+            }
+        }
+        // The skip is real: a lead without a country skips a country comparison.
+        assert_ne!(conds[0].needs() & !presence(&empty, u32::MAX), 0);
+        assert_eq!(conds[3].needs(), 0, "custom keys are not in the mask");
+        assert_eq!(conds[6].needs(), 0, "`not` needs nothing");
+        assert_eq!(
+            presence(&no_email, Field::EmailDomain.presence_bit()),
+            0,
+            "an email without `@` has no domain"
+        );
     }
 
     #[test]

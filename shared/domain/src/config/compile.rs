@@ -239,8 +239,10 @@ fn compile(raw: RawConfig, src: &str, p: &mut Problems) -> RoutingConfig {
         }
     }
 
+    let rule_fields = rules.iter().fold(0, |m, r| m | r.needs);
     RoutingConfig {
         version: fingerprint(src),
+        rule_fields,
         intake,
         sources,
         settings,
@@ -481,9 +483,15 @@ fn compile_pool(
         .unwrap_or_default();
     let mut by_id: Vec<usize> = (0..rp.members.len()).collect();
     by_id.sort_by(|&a, &b| rp.members[a].cmp(&rp.members[b]));
+    let member_reps = rp
+        .members
+        .iter()
+        .map(|m| reps.get(m).copied().unwrap_or(usize::MAX))
+        .collect();
     Some(Pool {
         id: rp.id,
         by_id,
+        member_reps,
         members: rp.members,
         strategy,
         respect_working_hours: rp.respect_working_hours.unwrap_or(true),
@@ -896,6 +904,7 @@ fn compile_rule(
     Some(Rule {
         experiment: experiment.flatten(),
         name: rr.name,
+        needs: when.as_ref().map_or(0, Condition::needs),
         when,
         route,
         require_skills: lower(rr.require_skills),
