@@ -9,6 +9,7 @@ use regex::RegexBuilder;
 use super::locate::{self, Path, Seg};
 use super::schema::*;
 use super::*;
+use crate::routing::strategy::SortedId;
 use crate::rules::{Condition, Field, Scalar, field_names};
 
 /// Collects problems with their paths; lines are resolved at the end.
@@ -239,9 +240,14 @@ fn compile(raw: RawConfig, src: &str, p: &mut Problems) -> RoutingConfig {
         }
     }
 
-    let rule_fields = rules.iter().fold(0, |m, r| m | r.needs);
+    let rule_needs: Vec<u32> = rules
+        .iter()
+        .map(|r| r.when.as_ref().map_or(0, Condition::needs))
+        .collect();
+    let rule_fields = rule_needs.iter().fold(0, |m, n| m | n);
     RoutingConfig {
         version: fingerprint(src),
+        rule_needs,
         rule_fields,
         intake,
         sources,
@@ -481,8 +487,12 @@ fn compile_pool(
         .as_ref()
         .map(|n| compile_notify(n, &path.key("notify"), p))
         .unwrap_or_default();
-    let mut by_id: Vec<usize> = (0..rp.members.len()).collect();
-    by_id.sort_by(|&a, &b| rp.members[a].cmp(&rp.members[b]));
+    let mut order: Vec<usize> = (0..rp.members.len()).collect();
+    order.sort_by(|&a, &b| rp.members[a].cmp(&rp.members[b]));
+    let by_id = order
+        .into_iter()
+        .map(|i| SortedId::new(i, &rp.members[i]))
+        .collect();
     let member_reps = rp
         .members
         .iter()
@@ -904,7 +914,6 @@ fn compile_rule(
     Some(Rule {
         experiment: experiment.flatten(),
         name: rr.name,
-        needs: when.as_ref().map_or(0, Condition::needs),
         when,
         route,
         require_skills: lower(rr.require_skills),

@@ -147,45 +147,82 @@ type RotationKey = (bool, u64, usize);
 /// Calls `f` with every member's rotation key `(owes no make-up turn, last turn, member index)`,
 /// smallest first in line. The pool's id-sorted member order and the rotation's BTreeMap are
 /// both sorted by rep id, so one merge pass finds every member's turn without a lookup per
-/// member (usually one short string comparison each).
+/// member. The pool side is packed at load (`SortedId`: length and words of each id, in one
+/// array), so a step loads only the rotation's key: comparing two heap strings per member was
+/// most of the pass's cost at 200 members.
 fn rotation_keys<'s>(
     pool: &Pool,
     state: &'s PoolState,
     mut f: impl FnMut(RotationKey, Option<&'s MemberTurn>),
 ) {
     let mut turns = state.members.iter().peekable();
-    for &i in &pool.by_id {
-        let id = pool.members[i].as_str();
-        let mut turn = turns.next_if(|(k, _)| same(k, id));
+    for m in &pool.by_id {
+        let i = m.index;
+        let mut turn = turns.next_if(|(k, _)| m.is(pool, k));
         if turn.is_none() {
             // Rotation entries of former members, or this member is new to the rotation.
+            let id = pool.members.get(i).map_or("", String::as_str);
             while turns.next_if(|(k, _)| k.as_str() < id).is_some() {}
             turn = turns.next_if(|(k, _)| k.as_str() == id);
         }
         match turn {
-            Some((_, m)) => f((m.credits == 0, m.last_turn, i), Some(m)),
+            Some((_, t)) => f((t.credits == 0, t.last_turn, i), Some(t)),
             None => f((true, 0, i), None),
         }
     }
 }
 
-/// String equality for ids without a `memcmp` call or a byte loop: the merge pass compares
-/// every member of a large pool, so this runs 200 times per decision at 200 reps. Ids up to 16
-/// bytes compare as two overlapping words (`r17` is a few loads, not a loop).
+/// A pool member in id order, packed for the merge pass.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct SortedId {
+    /// Index into the pool's `members`.
+    pub(crate) index: usize,
+    /// The id's length in bytes.
+    len: usize,
+    /// The id as two words ([`id_words`]); `None` for ids longer than 16 bytes.
+    words: Option<(u64, u64)>,
+}
+
+impl SortedId {
+    /// Member `index`, whose id is `id`.
+    pub(crate) fn new(index: usize, id: &str) -> SortedId {
+        SortedId {
+            index,
+            len: id.len(),
+            words: id_words(id.as_bytes()),
+        }
+    }
+
+    /// Whether `key` is this member's id: a length test and two word compares for ids up to 16
+    /// bytes, without touching the member's own string.
+    #[inline]
+    fn is(&self, pool: &Pool, key: &str) -> bool {
+        if key.len() != self.len {
+            return false;
+        }
+        match self.words {
+            Some(w) => id_words(key.as_bytes()) == Some(w),
+            None => pool.members.get(self.index).is_some_and(|m| m == key),
+        }
+    }
+}
+
+/// Two words that identify a string of up to 16 bytes among strings of its length (every byte
+/// is in one of them); `None` for longer strings. Overlapping loads, not a byte loop or a
+/// `memcmp` call: `r17` is a few instructions.
 #[inline]
-fn same(a: &str, b: &str) -> bool {
-    let (a, b) = (a.as_bytes(), b.as_bytes());
-    let n = a.len();
-    if n != b.len() {
-        return false;
-    }
-    match n {
-        0 => true,
-        1..=3 => a[0] == b[0] && a[n / 2] == b[n / 2] && a[n - 1] == b[n - 1],
-        4..=7 => word4(a, 0) == word4(b, 0) && word4(a, n - 4) == word4(b, n - 4),
-        8..=16 => word8(a, 0) == word8(b, 0) && word8(a, n - 8) == word8(b, n - 8),
-        _ => a == b,
-    }
+fn id_words(b: &[u8]) -> Option<(u64, u64)> {
+    let n = b.len();
+    Some(match n {
+        0 => (0, 0),
+        1..=3 => (
+            u64::from(b[0]) | u64::from(b[n / 2]) << 8 | u64::from(b[n - 1]) << 16,
+            0,
+        ),
+        4..=7 => (u64::from(word4(b, 0)), u64::from(word4(b, n - 4))),
+        8..=16 => (word8(b, 0), word8(b, n - 8)),
+        _ => return None,
+    })
 }
 
 /// The 4 bytes of `s` at `at` as a word (the caller checked the length).
@@ -306,10 +343,19 @@ fn credit_missed_turns(
 
 #[cfg(test)]
 mod tests {
-    use super::same;
+    use super::id_words;
+
+    /// What the merge pass's comparison says about two ids.
+    fn same(a: &str, b: &str) -> bool {
+        a.len() == b.len()
+            && match id_words(a.as_bytes()) {
+                Some(w) => id_words(b.as_bytes()) == Some(w),
+                None => a == b,
+            }
+    }
 
     #[test]
-    fn same_compares_ids_of_every_length() {
+    fn packed_ids_compare_like_strings_at_every_length() {
         let ids = [
             "",
             "a",
