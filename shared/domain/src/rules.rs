@@ -267,7 +267,21 @@ pub enum Scalar {
     Bool(bool),
 }
 
+/// Bit `i` set for each of the first 64 `values` that is ASCII text.
+pub fn ascii_mask(values: &[Scalar]) -> u64 {
+    values
+        .iter()
+        .take(64)
+        .enumerate()
+        .fold(0, |m, (i, v)| m | u64::from(v.is_ascii_text()) << i)
+}
+
 impl Scalar {
+    /// Whether this is text of ASCII characters only.
+    pub fn is_ascii_text(&self) -> bool {
+        matches!(self, Scalar::Str(s) if s.is_ascii())
+    }
+
     /// Converts a config value; `None` for arrays, tables and null.
     pub fn from_json(v: &Value) -> Option<Scalar> {
         match v {
@@ -290,6 +304,10 @@ pub enum Condition {
         value: Scalar,
         /// Compare strings exactly.
         case_sensitive: bool,
+        /// The value is known to be ASCII text ([`Scalar::is_ascii_text`], set at load; `false`
+        /// means unknown): an ASCII field value of another length then differs without the
+        /// value being read.
+        ascii: bool,
     },
     /// Field equals one of the values.
     In {
@@ -299,6 +317,9 @@ pub enum Condition {
         values: Vec<Scalar>,
         /// Compare strings exactly.
         case_sensitive: bool,
+        /// Bit `i` set: `values[i]` is known to be ASCII text ([`ascii_mask`], set at load), as
+        /// `ascii` of `Equals`.
+        ascii: u64,
     },
     /// Field starts with one of the prefixes.
     Prefix {
@@ -344,14 +365,20 @@ pub enum Condition {
     Not(Box<Condition>),
 }
 
+/// `a` (the lead's) equals `b` (the config's), up to case unless `case_sensitive`.
+/// `b_ascii`: `b` is known to be ASCII (computed at load), so when `a` is ASCII and the lengths
+/// differ, `b`'s bytes are never loaded: most rules compare values of other lengths, and
+/// reading each value was a cache miss per rule.
 #[inline]
-fn str_eq(a: &str, b: &str, case_sensitive: bool) -> bool {
+fn str_eq(a: &str, b: &str, case_sensitive: bool, b_ascii: bool) -> bool {
     if case_sensitive {
         a == b
+    } else if a.len() != b.len() && b_ascii && a.is_ascii() {
+        false
     } else if a.len() == b.len() && a.eq_ignore_ascii_case(b) {
         // Equal up to ASCII case implies equal up to Unicode case: no need to look further.
         true
-    } else if a.is_ascii() && b.is_ascii() {
+    } else if a.is_ascii() && (b_ascii || b.is_ascii()) {
         // The common case, without Unicode case folding (a few ns instead of a char loop).
         false
     } else {
@@ -377,17 +404,19 @@ fn str_prefix(s: &str, prefix: &str, case_sensitive: bool) -> bool {
 }
 
 #[inline]
-fn scalar_matches(v: Val<'_>, want: &Scalar, cs: bool) -> bool {
+fn scalar_matches(v: Val<'_>, want: &Scalar, cs: bool, ascii: bool) -> bool {
     match (v, want) {
-        (Val::Str(s), Scalar::Str(w)) => str_eq(s, w, cs),
+        (Val::Str(s), Scalar::Str(w)) => str_eq(s, w, cs, ascii),
         (Val::Str(s), Scalar::Num(w)) => s.trim().parse::<f64>().is_ok_and(|n| n == *w),
         (Val::Num(n), Scalar::Num(w)) => n == *w,
         (Val::Num(n), Scalar::Str(w)) => w.trim().parse::<f64>().is_ok_and(|w| n == w),
         (Val::Bool(b), Scalar::Bool(w)) => b == *w,
-        (Val::List(items), _) => items.iter().any(|i| scalar_matches(Val::Str(i), want, cs)),
-        (Val::Json(Value::Array(items)), _) => {
-            items.iter().any(|i| scalar_matches(json_val(i), want, cs))
-        }
+        (Val::List(items), _) => items
+            .iter()
+            .any(|i| scalar_matches(Val::Str(i), want, cs, ascii)),
+        (Val::Json(Value::Array(items)), _) => items
+            .iter()
+            .any(|i| scalar_matches(json_val(i), want, cs, ascii)),
         _ => false,
     }
 }
@@ -453,14 +482,19 @@ impl Condition {
                 field,
                 value,
                 case_sensitive,
-            } => scalar_matches(get(lead, field), value, *case_sensitive),
+                ascii,
+            } => scalar_matches(get(lead, field), value, *case_sensitive, *ascii),
             Condition::In {
                 field,
                 values,
                 case_sensitive,
+                ascii,
             } => {
                 let v = get(lead, field);
-                values.iter().any(|w| scalar_matches(v, w, *case_sensitive))
+                values.iter().enumerate().any(|(i, w)| {
+                    let known = i < 64 && ascii >> i & 1 == 1;
+                    scalar_matches(v, w, *case_sensitive, known)
+                })
             }
             Condition::Prefix {
                 field,
@@ -538,6 +572,7 @@ mod tests {
             field: f("country"),
             value: Scalar::Str(v.into()),
             case_sensitive: cs,
+            ascii: false,
         };
         assert!(c("de", false).matches(&l));
         assert!(!c("de", true).matches(&l));
@@ -546,12 +581,14 @@ mod tests {
             field: f("seats"),
             value: Scalar::Num(250.0),
             case_sensitive: false,
+            ascii: false,
         };
         assert!(num.matches(&l));
         let b = Condition::Equals {
             field: f("consent"),
             value: Scalar::Bool(true),
             case_sensitive: false,
+            ascii: false,
         };
         assert!(b.matches(&l));
     }
@@ -563,20 +600,77 @@ mod tests {
             field: f("country"),
             values: vec![Scalar::Str("AT".into()), Scalar::Str("DE".into())],
             case_sensitive: false,
+            ascii: 0,
         };
         assert!(c.matches(&l));
         let p = Condition::In {
             field: f("product_interest"),
             values: vec![Scalar::Str("crm".into())],
             case_sensitive: false,
+            ascii: 0,
         };
         assert!(p.matches(&l));
         let none = Condition::In {
             field: f("industry"),
             values: vec![],
             case_sensitive: false,
+            ascii: 0,
         };
         assert!(!none.matches(&l));
+    }
+
+    #[test]
+    fn values_known_to_be_ascii_compare_as_unknown_ones_do() {
+        // The Kelvin sign lowercases to an ASCII `k`: lengths differ, the values are equal.
+        let kelvin = "\u{212A}";
+        let mut l = lead();
+        for (lead_value, want) in [
+            ("DE", "de"),
+            ("DE", "deu"),
+            ("DE", "X1"),
+            (kelvin, "k"),
+            ("k", kelvin),
+            ("Straße", "STRASSE"),
+            ("ÄRZTE", "ärzte"),
+        ] {
+            l.country = Some(lead_value.into());
+            let value = Scalar::Str(want.into());
+            let unknown = Condition::Equals {
+                field: f("country"),
+                value: value.clone(),
+                case_sensitive: false,
+                ascii: false,
+            };
+            let known = Condition::Equals {
+                field: f("country"),
+                ascii: value.is_ascii_text(),
+                value: value.clone(),
+                case_sensitive: false,
+            };
+            let values = vec![Scalar::Str("zz".into()), value];
+            let list = Condition::In {
+                field: f("country"),
+                ascii: ascii_mask(&values),
+                values,
+                case_sensitive: false,
+            };
+            let expected = unknown.matches(&l);
+            assert_eq!(known.matches(&l), expected, "{lead_value:?} vs {want:?}");
+            assert_eq!(
+                list.matches(&l),
+                expected,
+                "{lead_value:?} in [zz, {want:?}]"
+            );
+        }
+        l.country = Some(kelvin.into());
+        let k = Condition::Equals {
+            field: f("country"),
+            value: Scalar::Str("k".into()),
+            case_sensitive: false,
+            ascii: true,
+        };
+        assert!(k.matches(&l), "Unicode case folding still applies");
+        assert_eq!(ascii_mask(&[Scalar::Str("é".into()), Scalar::Num(1.0)]), 0);
     }
 
     #[test]
@@ -653,11 +747,13 @@ mod tests {
             field: f("country"),
             value: Scalar::Str("DE".into()),
             case_sensitive: false,
+            ascii: false,
         };
         let fr = Condition::Equals {
             field: f("country"),
             value: Scalar::Str("FR".into()),
             case_sensitive: false,
+            ascii: false,
         };
         assert!(Condition::All(vec![de.clone()]).matches(&l));
         assert!(!Condition::All(vec![de.clone(), fr.clone()]).matches(&l));
@@ -680,6 +776,7 @@ mod tests {
             field: f(name),
             value: v,
             case_sensitive: false,
+            ascii: false,
         };
         let conds = vec![
             eq("country", Scalar::Str("de".into())),

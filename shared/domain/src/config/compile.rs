@@ -1060,6 +1060,7 @@ fn compile_condition(c: RawCondition, path: &Path, p: &mut Problems) -> Option<C
         let value = scalar(&v, &path.key("equals"), p)?;
         return Some(Condition::Equals {
             field,
+            ascii: value.is_ascii_text(),
             value,
             case_sensitive,
         });
@@ -1070,9 +1071,11 @@ fn compile_condition(c: RawCondition, path: &Path, p: &mut Problems) -> Option<C
             .enumerate()
             .map(|(i, v)| scalar(v, &path.key("in").index(i), p))
             .collect();
+        let values = values?;
         return Some(Condition::In {
             field,
-            values: values?,
+            ascii: crate::rules::ascii_mask(&values),
+            values,
             case_sensitive,
         });
     }
