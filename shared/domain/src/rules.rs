@@ -276,6 +276,20 @@ pub fn ascii_mask(values: &[Scalar]) -> u64 {
         .fold(0, |m, (i, v)| m | u64::from(v.is_ascii_text()) << i)
 }
 
+/// For an `in` list: bit `n` set for each value `n` bytes long (bit 63 for 63 or more), when
+/// every value is a string (and, unless `case_sensitive`, ASCII, since Unicode case folding can
+/// change lengths); otherwise 0, which means unknown.
+pub fn length_mask(values: &[Scalar], case_sensitive: bool) -> u64 {
+    let mut mask = 0;
+    for v in values {
+        match v {
+            Scalar::Str(s) if case_sensitive || s.is_ascii() => mask |= 1 << s.len().min(63),
+            _ => return 0,
+        }
+    }
+    mask
+}
+
 impl Scalar {
     /// Whether this is text of ASCII characters only.
     pub fn is_ascii_text(&self) -> bool {
@@ -320,6 +334,9 @@ pub enum Condition {
         /// Bit `i` set: `values[i]` is known to be ASCII text ([`ascii_mask`], set at load), as
         /// `ascii` of `Equals`.
         ascii: u64,
+        /// The values' lengths ([`length_mask`], set at load; 0 = unknown): a string field value
+        /// of a length no value has is rejected without reading the list.
+        lengths: u64,
     },
     /// Field starts with one of the prefixes.
     Prefix {
@@ -489,8 +506,19 @@ impl Condition {
                 values,
                 case_sensitive,
                 ascii,
+                lengths,
             } => {
                 let v = get(lead, field);
+                // A string of a length no value has equals none of them (exactly, or up to
+                // ASCII case when both are ASCII): the usual non-matching rule ends here,
+                // without loading its list.
+                if *lengths != 0
+                    && let Val::Str(s) = v
+                    && (*case_sensitive || s.is_ascii())
+                    && lengths >> s.len().min(63) & 1 == 0
+                {
+                    return false;
+                }
                 values.iter().enumerate().any(|(i, w)| {
                     let known = i < 64 && ascii >> i & 1 == 1;
                     scalar_matches(v, w, *case_sensitive, known)
@@ -601,6 +629,7 @@ mod tests {
             values: vec![Scalar::Str("AT".into()), Scalar::Str("DE".into())],
             case_sensitive: false,
             ascii: 0,
+            lengths: 0,
         };
         assert!(c.matches(&l));
         let p = Condition::In {
@@ -608,6 +637,7 @@ mod tests {
             values: vec![Scalar::Str("crm".into())],
             case_sensitive: false,
             ascii: 0,
+            lengths: 0,
         };
         assert!(p.matches(&l));
         let none = Condition::In {
@@ -615,6 +645,7 @@ mod tests {
             values: vec![],
             case_sensitive: false,
             ascii: 0,
+            lengths: 0,
         };
         assert!(!none.matches(&l));
     }
@@ -651,9 +682,23 @@ mod tests {
             let list = Condition::In {
                 field: f("country"),
                 ascii: ascii_mask(&values),
+                lengths: length_mask(&values, false),
                 values,
                 case_sensitive: false,
             };
+            let exact_values = vec![Scalar::Str("zz".into()), Scalar::Str(want.into())];
+            let exact = Condition::In {
+                field: f("country"),
+                ascii: ascii_mask(&exact_values),
+                lengths: length_mask(&exact_values, true),
+                values: exact_values,
+                case_sensitive: true,
+            };
+            assert_eq!(
+                exact.matches(&l),
+                lead_value == want,
+                "{lead_value:?} exactly"
+            );
             let expected = unknown.matches(&l);
             assert_eq!(known.matches(&l), expected, "{lead_value:?} vs {want:?}");
             assert_eq!(
@@ -671,6 +716,23 @@ mod tests {
         };
         assert!(k.matches(&l), "Unicode case folding still applies");
         assert_eq!(ascii_mask(&[Scalar::Str("é".into()), Scalar::Num(1.0)]), 0);
+        assert_eq!(length_mask(&[Scalar::Str("é".into())], false), 0);
+        assert_eq!(length_mask(&[Scalar::Str("é".into())], true), 1 << 2);
+        assert_eq!(
+            length_mask(&[Scalar::Str("ab".into()), Scalar::Num(1.0)], true),
+            0
+        );
+        // A number in the list still matches a string field holding it.
+        l.country = Some("7".into());
+        let mixed = vec![Scalar::Str("ab".into()), Scalar::Num(7.0)];
+        let c = Condition::In {
+            field: f("country"),
+            ascii: ascii_mask(&mixed),
+            lengths: length_mask(&mixed, false),
+            values: mixed,
+            case_sensitive: false,
+        };
+        assert!(c.matches(&l));
     }
 
     #[test]

@@ -1075,6 +1075,7 @@ fn compile_condition(c: RawCondition, path: &Path, p: &mut Problems) -> Option<C
         return Some(Condition::In {
             field,
             ascii: crate::rules::ascii_mask(&values),
+            lengths: crate::rules::length_mask(&values, case_sensitive),
             values,
             case_sensitive,
         });
