@@ -123,10 +123,73 @@ impl Field {
         })
     }
 
+    /// The field's bit in a lead's presence mask ([`presence`]): one per canonical field, none
+    /// (0) for custom keys, whose presence is looked up per condition.
+    pub(crate) fn presence_bit(&self) -> u32 {
+        match PRESENCE_FIELDS.iter().position(|f| f == self) {
+            Some(i) => 1 << i,
+            None => 0,
+        }
+    }
+
     /// Whether the field holds a number.
     pub fn is_numeric(&self) -> bool {
         matches!(self, Field::Seats | Field::DealValue | Field::Score)
     }
+}
+
+/// The fields a presence mask covers, bit `i` for `PRESENCE_FIELDS[i]` (29 fit in a `u32`).
+const PRESENCE_FIELDS: [Field; 29] = {
+    use Field::*;
+    [
+        Source,
+        ExternalId,
+        Email,
+        EmailDomain,
+        Phone,
+        FirstName,
+        LastName,
+        Company,
+        CompanyDomain,
+        JobTitle,
+        Country,
+        Region,
+        City,
+        PostalCode,
+        Industry,
+        ProductInterest,
+        Seats,
+        DealValue,
+        Currency,
+        Score,
+        Language,
+        UtmSource,
+        UtmMedium,
+        UtmCampaign,
+        UtmTerm,
+        UtmContent,
+        LandingPage,
+        Consent,
+        Message,
+    ]
+};
+
+/// Which of the fields in `wanted` (a mask of [`Field::presence_bit`]s) `lead` has: a field is
+/// present exactly when a condition reading it would not see it as absent. Computed once per
+/// lead, for the fields the config's rules need.
+pub(crate) fn presence(lead: &Lead, wanted: u32) -> u32 {
+    let mut present = 0;
+    let mut rest = wanted;
+    while rest != 0 {
+        let i = rest.trailing_zeros();
+        rest &= rest - 1;
+        if let Some(f) = PRESENCE_FIELDS.get(i as usize)
+            && !matches!(get(lead, f), Val::Absent)
+        {
+            present |= 1 << i;
+        }
+    }
+    present
 }
 
 /// A borrowed view of one field's value on one lead.
@@ -140,10 +203,12 @@ enum Val<'a> {
     Json(&'a Value),
 }
 
+#[inline]
 fn opt_str(v: &Option<String>) -> Val<'_> {
     v.as_deref().map_or(Val::Absent, Val::Str)
 }
 
+#[inline]
 fn get<'a>(lead: &'a Lead, field: &Field) -> Val<'a> {
     use Field::*;
     match field {
@@ -202,7 +267,35 @@ pub enum Scalar {
     Bool(bool),
 }
 
+/// Bit `i` set for each of the first 64 `values` that is ASCII text.
+pub fn ascii_mask(values: &[Scalar]) -> u64 {
+    values
+        .iter()
+        .take(64)
+        .enumerate()
+        .fold(0, |m, (i, v)| m | u64::from(v.is_ascii_text()) << i)
+}
+
+/// For an `in` list: bit `n` set for each value `n` bytes long (bit 63 for 63 or more), when
+/// every value is a string (and, unless `case_sensitive`, ASCII, since Unicode case folding can
+/// change lengths); otherwise 0, which means unknown.
+pub fn length_mask(values: &[Scalar], case_sensitive: bool) -> u64 {
+    let mut mask = 0;
+    for v in values {
+        match v {
+            Scalar::Str(s) if case_sensitive || s.is_ascii() => mask |= 1 << s.len().min(63),
+            _ => return 0,
+        }
+    }
+    mask
+}
+
 impl Scalar {
+    /// Whether this is text of ASCII characters only.
+    pub fn is_ascii_text(&self) -> bool {
+        matches!(self, Scalar::Str(s) if s.is_ascii())
+    }
+
     /// Converts a config value; `None` for arrays, tables and null.
     pub fn from_json(v: &Value) -> Option<Scalar> {
         match v {
@@ -225,6 +318,10 @@ pub enum Condition {
         value: Scalar,
         /// Compare strings exactly.
         case_sensitive: bool,
+        /// The value is known to be ASCII text ([`Scalar::is_ascii_text`], set at load; `false`
+        /// means unknown): an ASCII field value of another length then differs without the
+        /// value being read.
+        ascii: bool,
     },
     /// Field equals one of the values.
     In {
@@ -234,6 +331,12 @@ pub enum Condition {
         values: Vec<Scalar>,
         /// Compare strings exactly.
         case_sensitive: bool,
+        /// Bit `i` set: `values[i]` is known to be ASCII text ([`ascii_mask`], set at load), as
+        /// `ascii` of `Equals`.
+        ascii: u64,
+        /// The values' lengths ([`length_mask`], set at load; 0 = unknown): a string field value
+        /// of a length no value has is rejected without reading the list.
+        lengths: u64,
     },
     /// Field starts with one of the prefixes.
     Prefix {
@@ -279,17 +382,26 @@ pub enum Condition {
     Not(Box<Condition>),
 }
 
-fn str_eq(a: &str, b: &str, case_sensitive: bool) -> bool {
+/// `a` (the lead's) equals `b` (the config's), up to case unless `case_sensitive`.
+/// `b_ascii`: `b` is known to be ASCII (computed at load), so when `a` is ASCII and the lengths
+/// differ, `b`'s bytes are never loaded: most rules compare values of other lengths, and
+/// reading each value was a cache miss per rule.
+#[inline]
+fn str_eq(a: &str, b: &str, case_sensitive: bool, b_ascii: bool) -> bool {
     if case_sensitive {
         a == b
-    } else if a.is_ascii() && b.is_ascii() {
+    } else if a.len() != b.len() && b_ascii && a.is_ascii() {
+        false
+    } else if a.len() == b.len() && a.eq_ignore_ascii_case(b) {
+        // Equal up to ASCII case implies equal up to Unicode case: no need to look further.
+        true
+    } else if a.is_ascii() && (b_ascii || b.is_ascii()) {
         // The common case, without Unicode case folding (a few ns instead of a char loop).
-        a.eq_ignore_ascii_case(b)
+        false
     } else {
-        a.len() == b.len() && a.eq_ignore_ascii_case(b)
-            || a.chars()
-                .flat_map(char::to_lowercase)
-                .eq(b.chars().flat_map(char::to_lowercase))
+        a.chars()
+            .flat_map(char::to_lowercase)
+            .eq(b.chars().flat_map(char::to_lowercase))
     }
 }
 
@@ -308,17 +420,20 @@ fn str_prefix(s: &str, prefix: &str, case_sensitive: bool) -> bool {
     }
 }
 
-fn scalar_matches(v: Val<'_>, want: &Scalar, cs: bool) -> bool {
+#[inline]
+fn scalar_matches(v: Val<'_>, want: &Scalar, cs: bool, ascii: bool) -> bool {
     match (v, want) {
-        (Val::Str(s), Scalar::Str(w)) => str_eq(s, w, cs),
+        (Val::Str(s), Scalar::Str(w)) => str_eq(s, w, cs, ascii),
         (Val::Str(s), Scalar::Num(w)) => s.trim().parse::<f64>().is_ok_and(|n| n == *w),
         (Val::Num(n), Scalar::Num(w)) => n == *w,
         (Val::Num(n), Scalar::Str(w)) => w.trim().parse::<f64>().is_ok_and(|w| n == w),
         (Val::Bool(b), Scalar::Bool(w)) => b == *w,
-        (Val::List(items), _) => items.iter().any(|i| scalar_matches(Val::Str(i), want, cs)),
-        (Val::Json(Value::Array(items)), _) => {
-            items.iter().any(|i| scalar_matches(json_val(i), want, cs))
-        }
+        (Val::List(items), _) => items
+            .iter()
+            .any(|i| scalar_matches(Val::Str(i), want, cs, ascii)),
+        (Val::Json(Value::Array(items)), _) => items
+            .iter()
+            .any(|i| scalar_matches(json_val(i), want, cs, ascii)),
         _ => false,
     }
 }
@@ -352,6 +467,31 @@ fn as_num(v: Val<'_>) -> Option<f64> {
 }
 
 impl Condition {
+    /// The canonical fields (a mask of [`Field::presence_bit`]s) a lead must have for the
+    /// condition to hold: a comparison never holds for an absent field, `all` needs what any of
+    /// its parts needs, `any` what every part needs, `not` nothing. Lets a rule be skipped with
+    /// one mask test when the lead lacks a field it compares (see `RoutingConfig::match_rule`).
+    pub(crate) fn needs(&self) -> u32 {
+        match self {
+            Condition::Equals { field, .. }
+            | Condition::In { field, .. }
+            | Condition::Prefix { field, .. }
+            | Condition::Range { field, .. }
+            | Condition::Regex { field, .. } => field.presence_bit(),
+            Condition::Exists { field, present } => {
+                if *present {
+                    field.presence_bit()
+                } else {
+                    0
+                }
+            }
+            Condition::All(cs) => cs.iter().fold(0, |m, c| m | c.needs()),
+            Condition::Any(cs) if cs.is_empty() => 0,
+            Condition::Any(cs) => cs.iter().fold(u32::MAX, |m, c| m & c.needs()),
+            Condition::Not(_) => 0,
+        }
+    }
+
     /// Whether the condition holds for `lead`.
     pub fn matches(&self, lead: &Lead) -> bool {
         match self {
@@ -359,14 +499,30 @@ impl Condition {
                 field,
                 value,
                 case_sensitive,
-            } => scalar_matches(get(lead, field), value, *case_sensitive),
+                ascii,
+            } => scalar_matches(get(lead, field), value, *case_sensitive, *ascii),
             Condition::In {
                 field,
                 values,
                 case_sensitive,
+                ascii,
+                lengths,
             } => {
                 let v = get(lead, field);
-                values.iter().any(|w| scalar_matches(v, w, *case_sensitive))
+                // A string of a length no value has equals none of them (exactly, or up to
+                // ASCII case when both are ASCII): the usual non-matching rule ends here,
+                // without loading its list.
+                if *lengths != 0
+                    && let Val::Str(s) = v
+                    && (*case_sensitive || s.is_ascii())
+                    && lengths >> s.len().min(63) & 1 == 0
+                {
+                    return false;
+                }
+                values.iter().enumerate().any(|(i, w)| {
+                    let known = i < 64 && ascii >> i & 1 == 1;
+                    scalar_matches(v, w, *case_sensitive, known)
+                })
             }
             Condition::Prefix {
                 field,
@@ -444,6 +600,7 @@ mod tests {
             field: f("country"),
             value: Scalar::Str(v.into()),
             case_sensitive: cs,
+            ascii: false,
         };
         assert!(c("de", false).matches(&l));
         assert!(!c("de", true).matches(&l));
@@ -452,12 +609,14 @@ mod tests {
             field: f("seats"),
             value: Scalar::Num(250.0),
             case_sensitive: false,
+            ascii: false,
         };
         assert!(num.matches(&l));
         let b = Condition::Equals {
             field: f("consent"),
             value: Scalar::Bool(true),
             case_sensitive: false,
+            ascii: false,
         };
         assert!(b.matches(&l));
     }
@@ -469,20 +628,111 @@ mod tests {
             field: f("country"),
             values: vec![Scalar::Str("AT".into()), Scalar::Str("DE".into())],
             case_sensitive: false,
+            ascii: 0,
+            lengths: 0,
         };
         assert!(c.matches(&l));
         let p = Condition::In {
             field: f("product_interest"),
             values: vec![Scalar::Str("crm".into())],
             case_sensitive: false,
+            ascii: 0,
+            lengths: 0,
         };
         assert!(p.matches(&l));
         let none = Condition::In {
             field: f("industry"),
             values: vec![],
             case_sensitive: false,
+            ascii: 0,
+            lengths: 0,
         };
         assert!(!none.matches(&l));
+    }
+
+    #[test]
+    fn values_known_to_be_ascii_compare_as_unknown_ones_do() {
+        // The Kelvin sign lowercases to an ASCII `k`: lengths differ, the values are equal.
+        let kelvin = "\u{212A}";
+        let mut l = lead();
+        for (lead_value, want) in [
+            ("DE", "de"),
+            ("DE", "deu"),
+            ("DE", "X1"),
+            (kelvin, "k"),
+            ("k", kelvin),
+            ("Straße", "STRASSE"),
+            ("ÄRZTE", "ärzte"),
+        ] {
+            l.country = Some(lead_value.into());
+            let value = Scalar::Str(want.into());
+            let unknown = Condition::Equals {
+                field: f("country"),
+                value: value.clone(),
+                case_sensitive: false,
+                ascii: false,
+            };
+            let known = Condition::Equals {
+                field: f("country"),
+                ascii: value.is_ascii_text(),
+                value: value.clone(),
+                case_sensitive: false,
+            };
+            let values = vec![Scalar::Str("zz".into()), value];
+            let list = Condition::In {
+                field: f("country"),
+                ascii: ascii_mask(&values),
+                lengths: length_mask(&values, false),
+                values,
+                case_sensitive: false,
+            };
+            let exact_values = vec![Scalar::Str("zz".into()), Scalar::Str(want.into())];
+            let exact = Condition::In {
+                field: f("country"),
+                ascii: ascii_mask(&exact_values),
+                lengths: length_mask(&exact_values, true),
+                values: exact_values,
+                case_sensitive: true,
+            };
+            assert_eq!(
+                exact.matches(&l),
+                lead_value == want,
+                "{lead_value:?} exactly"
+            );
+            let expected = unknown.matches(&l);
+            assert_eq!(known.matches(&l), expected, "{lead_value:?} vs {want:?}");
+            assert_eq!(
+                list.matches(&l),
+                expected,
+                "{lead_value:?} in [zz, {want:?}]"
+            );
+        }
+        l.country = Some(kelvin.into());
+        let k = Condition::Equals {
+            field: f("country"),
+            value: Scalar::Str("k".into()),
+            case_sensitive: false,
+            ascii: true,
+        };
+        assert!(k.matches(&l), "Unicode case folding still applies");
+        assert_eq!(ascii_mask(&[Scalar::Str("é".into()), Scalar::Num(1.0)]), 0);
+        assert_eq!(length_mask(&[Scalar::Str("é".into())], false), 0);
+        assert_eq!(length_mask(&[Scalar::Str("é".into())], true), 1 << 2);
+        assert_eq!(
+            length_mask(&[Scalar::Str("ab".into()), Scalar::Num(1.0)], true),
+            0
+        );
+        // A number in the list still matches a string field holding it.
+        l.country = Some("7".into());
+        let mixed = vec![Scalar::Str("ab".into()), Scalar::Num(7.0)];
+        let c = Condition::In {
+            field: f("country"),
+            ascii: ascii_mask(&mixed),
+            lengths: length_mask(&mixed, false),
+            values: mixed,
+            case_sensitive: false,
+        };
+        assert!(c.matches(&l));
     }
 
     #[test]
@@ -559,11 +809,13 @@ mod tests {
             field: f("country"),
             value: Scalar::Str("DE".into()),
             case_sensitive: false,
+            ascii: false,
         };
         let fr = Condition::Equals {
             field: f("country"),
             value: Scalar::Str("FR".into()),
             case_sensitive: false,
+            ascii: false,
         };
         assert!(Condition::All(vec![de.clone()]).matches(&l));
         assert!(!Condition::All(vec![de.clone(), fr.clone()]).matches(&l));
@@ -572,6 +824,64 @@ mod tests {
         assert!(Condition::All(vec![]).matches(&l));
         assert!(Condition::Not(Box::new(fr)).matches(&l));
         assert!(!Condition::Not(Box::new(de)).matches(&l));
+    }
+
+    #[test]
+    fn a_condition_never_holds_for_a_lead_lacking_a_field_it_needs() {
+        let full = lead();
+        let empty = Lead::default();
+        let no_email = Lead {
+            email: Some("no-at-sign".into()),
+            ..lead()
+        };
+        let eq = |name: &str, v: Scalar| Condition::Equals {
+            field: f(name),
+            value: v,
+            case_sensitive: false,
+            ascii: false,
+        };
+        let conds = vec![
+            eq("country", Scalar::Str("de".into())),
+            eq("seats", Scalar::Num(250.0)),
+            eq("email_domain", Scalar::Str("acme.de".into())),
+            eq("custom.plan", Scalar::Str("enterprise".into())),
+            Condition::Exists {
+                field: f("phone"),
+                present: false,
+            },
+            Condition::Exists {
+                field: f("product_interest"),
+                present: true,
+            },
+            Condition::Not(Box::new(eq("country", Scalar::Str("fr".into())))),
+            Condition::All(vec![
+                eq("country", Scalar::Str("de".into())),
+                eq("industry", Scalar::Str("software".into())),
+            ]),
+            Condition::Any(vec![
+                eq("country", Scalar::Str("de".into())),
+                eq("source", Scalar::Str("form".into())),
+            ]),
+            Condition::Any(vec![]),
+            Condition::All(vec![]),
+        ];
+        for l in [&full, &empty, &no_email] {
+            let present = presence(l, u32::MAX);
+            for c in &conds {
+                if c.needs() & !present != 0 {
+                    assert!(!c.matches(l), "{c:?} on {l:?}");
+                }
+            }
+        }
+        // The skip is real: a lead without a country skips a country comparison.
+        assert_ne!(conds[0].needs() & !presence(&empty, u32::MAX), 0);
+        assert_eq!(conds[3].needs(), 0, "custom keys are not in the mask");
+        assert_eq!(conds[6].needs(), 0, "`not` needs nothing");
+        assert_eq!(
+            presence(&no_email, Field::EmailDomain.presence_bit()),
+            0,
+            "an email without `@` has no domain"
+        );
     }
 
     #[test]

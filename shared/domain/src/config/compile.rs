@@ -9,6 +9,7 @@ use regex::RegexBuilder;
 use super::locate::{self, Path, Seg};
 use super::schema::*;
 use super::*;
+use crate::routing::strategy::SortedId;
 use crate::rules::{Condition, Field, Scalar, field_names};
 
 /// Collects problems with their paths; lines are resolved at the end.
@@ -239,8 +240,15 @@ fn compile(raw: RawConfig, src: &str, p: &mut Problems) -> RoutingConfig {
         }
     }
 
+    let rule_needs: Vec<u32> = rules
+        .iter()
+        .map(|r| r.when.as_ref().map_or(0, Condition::needs))
+        .collect();
+    let rule_fields = rule_needs.iter().fold(0, |m, n| m | n);
     RoutingConfig {
         version: fingerprint(src),
+        rule_needs,
+        rule_fields,
         intake,
         sources,
         settings,
@@ -479,11 +487,21 @@ fn compile_pool(
         .as_ref()
         .map(|n| compile_notify(n, &path.key("notify"), p))
         .unwrap_or_default();
-    let mut by_id: Vec<usize> = (0..rp.members.len()).collect();
-    by_id.sort_by(|&a, &b| rp.members[a].cmp(&rp.members[b]));
+    let mut order: Vec<usize> = (0..rp.members.len()).collect();
+    order.sort_by(|&a, &b| rp.members[a].cmp(&rp.members[b]));
+    let by_id = order
+        .into_iter()
+        .map(|i| SortedId::new(i, &rp.members[i]))
+        .collect();
+    let member_reps = rp
+        .members
+        .iter()
+        .map(|m| reps.get(m).copied().unwrap_or(usize::MAX))
+        .collect();
     Some(Pool {
         id: rp.id,
         by_id,
+        member_reps,
         members: rp.members,
         strategy,
         respect_working_hours: rp.respect_working_hours.unwrap_or(true),
@@ -1042,6 +1060,7 @@ fn compile_condition(c: RawCondition, path: &Path, p: &mut Problems) -> Option<C
         let value = scalar(&v, &path.key("equals"), p)?;
         return Some(Condition::Equals {
             field,
+            ascii: value.is_ascii_text(),
             value,
             case_sensitive,
         });
@@ -1052,9 +1071,12 @@ fn compile_condition(c: RawCondition, path: &Path, p: &mut Problems) -> Option<C
             .enumerate()
             .map(|(i, v)| scalar(v, &path.key("in").index(i), p))
             .collect();
+        let values = values?;
         return Some(Condition::In {
             field,
-            values: values?,
+            ascii: crate::rules::ascii_mask(&values),
+            lengths: crate::rules::length_mask(&values, case_sensitive),
+            values,
             case_sensitive,
         });
     }

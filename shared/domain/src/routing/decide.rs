@@ -3,8 +3,8 @@
 //! The router reads the state [`needs`] names, calls [`decide`], and commits the resulting
 //! [`Plan`] with version conditions. `leadrouter explain` and the simulator call the same code.
 
-use std::cell::RefCell;
-use std::collections::{HashMap, HashSet};
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
@@ -12,7 +12,7 @@ use leadrouter_lead::Lead;
 
 use super::eligibility::{Requirements, ineligibility_local};
 use super::strategy::{is_lazy, pick, round_robin_lazy};
-use crate::config::{Route, RoutingConfig, Rule, Strategy, Target};
+use crate::config::{Pool, Rep, Route, RoutingConfig, Rule, Strategy, Target};
 use crate::decision::{Candidate, Decision, Outcome, RuleRef, Step, StepKind};
 use crate::ports::EmailOwner;
 use crate::record::{LeadStatus, PoolId, RepId};
@@ -159,7 +159,10 @@ struct Ctx<'a> {
     steps: Vec<Step>,
     /// The state of reps the store has never written.
     fresh: RepState,
-    /// `now` in each time zone met so far: converted once per zone, not once per rep.
+    /// `now` in the time zone met last: most decisions meet one zone, and this needs no
+    /// allocation.
+    last_zone: Cell<Option<(Tz, DateTime<Tz>)>>,
+    /// `now` in the other zones met so far: converted once per zone, not once per rep.
     zones: RefCell<Vec<(Tz, DateTime<Tz>)>>,
 }
 
@@ -177,22 +180,42 @@ impl<'a> Ctx<'a> {
             now,
             steps: Vec::new(),
             fresh: RepState::new(""),
+            last_zone: Cell::new(None),
             zones: RefCell::new(Vec::new()),
         }
     }
 
     fn local(&self, tz: Tz) -> DateTime<Tz> {
-        let mut zones = self.zones.borrow_mut();
-        if let Some((_, local)) = zones.iter().find(|(z, _)| *z == tz) {
-            return *local;
+        if let Some((z, local)) = self.last_zone.get()
+            && z == tz
+        {
+            return local;
         }
-        let local = self.now.with_timezone(&tz);
-        zones.push((tz, local));
+        let mut zones = self.zones.borrow_mut();
+        let local = match zones.iter().find(|(z, _)| *z == tz) {
+            Some(&(_, local)) => local,
+            None => self.now.with_timezone(&tz),
+        };
+        if let Some(prev) = self.last_zone.replace(Some((tz, local)))
+            && !zones.iter().any(|(z, _)| *z == prev.0)
+        {
+            zones.push(prev);
+        }
         local
     }
 
     fn candidate(&self, rep: &str, respect_hours: bool) -> Candidate {
-        match self.cfg.rep(rep) {
+        self.candidate_of(rep, self.cfg.rep(rep), respect_hours)
+    }
+
+    /// Member `i` of `pool` as a candidate (its settings found by index, not by hashing its id).
+    fn member(&self, pool: &Pool, i: usize) -> Candidate {
+        let id = pool.members.get(i).map_or("", String::as_str);
+        self.candidate_of(id, self.cfg.member_rep(pool, i), pool.respect_working_hours)
+    }
+
+    fn candidate_of(&self, rep: &str, settings: Option<&Rep>, respect_hours: bool) -> Candidate {
+        match settings {
             Some(r) => {
                 let state = self.snap.reps.get(rep).unwrap_or(&self.fresh);
                 let local = self.local(r.timezone);
@@ -219,7 +242,7 @@ impl<'a> Ctx<'a> {
     /// The plan for an outcome reached through `rule`, with the steps recorded so far.
     fn finish(
         self,
-        rule: &RuleRef,
+        rule: RuleRef,
         outcome: Outcome,
         status: LeadStatus,
         owner: Option<RepId>,
@@ -232,7 +255,7 @@ impl<'a> Ctx<'a> {
             decision: Decision {
                 decided_at: now,
                 config_version: cfg.version.clone(),
-                rule: rule.clone(),
+                rule,
                 required_skills: self.req.skills,
                 required_languages: self.req.languages,
                 steps: self.steps,
@@ -332,7 +355,7 @@ fn decide_by_rules(cfg: &RoutingConfig, lead: &Lead, snap: &Snapshot, now: DateT
         )
     {
         return ctx.finish(
-            &rule_ref,
+            rule_ref,
             assigned(&rep, None),
             LeadStatus::Assigned,
             Some(rep),
@@ -349,7 +372,7 @@ fn decide_by_rules(cfg: &RoutingConfig, lead: &Lead, snap: &Snapshot, now: DateT
         )
     {
         return ctx.finish(
-            &rule_ref,
+            rule_ref,
             assigned(&rep, None),
             LeadStatus::Assigned,
             Some(rep),
@@ -361,7 +384,7 @@ fn decide_by_rules(cfg: &RoutingConfig, lead: &Lead, snap: &Snapshot, now: DateT
     match rule.route_for(lead) {
         Route::Rep(r) => match ctx.single(StepKind::NamedRep, r) {
             Some(rep) => ctx.finish(
-                &rule_ref,
+                rule_ref,
                 assigned(&rep, None),
                 LeadStatus::Assigned,
                 Some(rep),
@@ -375,7 +398,7 @@ fn decide_by_rules(cfg: &RoutingConfig, lead: &Lead, snap: &Snapshot, now: DateT
                     rule.name
                 );
                 ctx.finish(
-                    &rule_ref,
+                    rule_ref,
                     Outcome::Unassigned {
                         pool: pool.clone(),
                         reason,
@@ -387,38 +410,41 @@ fn decide_by_rules(cfg: &RoutingConfig, lead: &Lead, snap: &Snapshot, now: DateT
                 )
             }
         },
-        Route::Pool(first) => route_pool(ctx, &rule_ref, first),
+        Route::Pool(first) => route_pool(ctx, rule_ref, first),
         Route::Outcome(_) => unreachable_outcome(cfg, rule, rule_ref.clone(), now),
     }
 }
 
-fn route_pool(mut ctx: Ctx<'_>, rule: &RuleRef, first: &PoolId) -> Plan {
+fn route_pool(mut ctx: Ctx<'_>, rule: RuleRef, first: &str) -> Plan {
     let cfg = ctx.cfg;
-    let mut visited = HashSet::new();
-    let mut current = Some(first.clone());
+    // Pools already tried (a fallback chain is short, and the first pool needs no entry, so an
+    // ordinary decision allocates nothing here).
+    let mut visited: Vec<&str> = Vec::new();
+    let mut fallen_back = false;
+    let mut current = Some(first);
     while let Some(id) = current.take() {
-        let Some(pool) = cfg.pool(&id) else { break };
-        if !visited.insert(id.clone()) {
-            break;
+        let Some(pool) = cfg.pool(id) else { break };
+        if fallen_back {
+            if id == first || visited.contains(&id) {
+                break;
+            }
+            visited.push(id);
         }
+        fallen_back = true;
         let snap = ctx.snap;
         let fresh;
-        let state = match snap.pools.get(&id) {
+        let state = match snap.pools.get(id) {
             Some(s) => s,
             None => {
-                fresh = PoolState::new(id.clone());
+                fresh = PoolState::new(id);
                 &fresh
             }
         };
         let (candidates, mut picked) = if is_lazy(pool) {
-            round_robin_lazy(pool, state, |m| {
-                ctx.candidate(m, pool.respect_working_hours)
-            })
+            round_robin_lazy(pool, state, |i| ctx.member(pool, i))
         } else {
-            let candidates: Vec<Candidate> = pool
-                .members
-                .iter()
-                .map(|m| ctx.candidate(m, pool.respect_working_hours))
+            let candidates: Vec<Candidate> = (0..pool.members.len())
+                .map(|i| ctx.member(pool, i))
                 .collect();
             let picked = pick(cfg, pool, &candidates, &snap.reps, state);
             (candidates, picked)
@@ -426,7 +452,7 @@ fn route_pool(mut ctx: Ctx<'_>, rule: &RuleRef, first: &PoolId) -> Plan {
         if pool.strategy == Strategy::Claim {
             ctx.steps.push(Step {
                 kind: StepKind::Pool {
-                    pool: id.clone(),
+                    pool: id.to_owned(),
                     strategy: pool.strategy.as_str().into(),
                 },
                 candidates,
@@ -436,10 +462,12 @@ fn route_pool(mut ctx: Ctx<'_>, rule: &RuleRef, first: &PoolId) -> Plan {
             });
             return ctx.finish(
                 rule,
-                Outcome::AwaitingClaim { pool: id.clone() },
+                Outcome::AwaitingClaim {
+                    pool: id.to_owned(),
+                },
                 LeadStatus::AwaitingClaim,
                 None,
-                Some(id),
+                Some(id.to_owned()),
                 None,
             );
         }
@@ -448,7 +476,7 @@ fn route_pool(mut ctx: Ctx<'_>, rule: &RuleRef, first: &PoolId) -> Plan {
             .then(|| "nobody in the pool is eligible".to_owned());
         ctx.steps.push(Step {
             kind: StepKind::Pool {
-                pool: id.clone(),
+                pool: id.to_owned(),
                 strategy: pool.strategy.as_str().into(),
             },
             candidates,
@@ -461,36 +489,36 @@ fn route_pool(mut ctx: Ctx<'_>, rule: &RuleRef, first: &PoolId) -> Plan {
         if let Some(p) = picked {
             let outcome = Outcome::Assigned {
                 rep: p.rep.clone(),
-                pool: Some(id.clone()),
+                pool: Some(id.to_owned()),
             };
             return ctx.finish(
                 rule,
                 outcome,
                 LeadStatus::Assigned,
                 Some(p.rep),
-                Some(id),
+                Some(id.to_owned()),
                 Some(p.next),
             );
         }
         match &pool.fallback {
-            Some(Target::Pool(next)) => current = Some(next.clone()),
+            Some(Target::Pool(next)) => current = Some(next.as_str()),
             Some(Target::Rep(r)) => {
                 if let Some(rep) = ctx.single(
                     StepKind::FallbackRep {
-                        from_pool: id.clone(),
+                        from_pool: id.to_owned(),
                     },
                     r,
                 ) {
                     let outcome = Outcome::Assigned {
                         rep: rep.clone(),
-                        pool: Some(id.clone()),
+                        pool: Some(id.to_owned()),
                     };
                     return ctx.finish(
                         rule,
                         outcome,
                         LeadStatus::Assigned,
                         Some(rep),
-                        Some(id),
+                        Some(id.to_owned()),
                         None,
                     );
                 }
@@ -502,12 +530,12 @@ fn route_pool(mut ctx: Ctx<'_>, rule: &RuleRef, first: &PoolId) -> Plan {
     ctx.finish(
         rule,
         Outcome::Unassigned {
-            pool: first.clone(),
+            pool: first.to_owned(),
             reason,
         },
         LeadStatus::Unassigned,
         None,
-        Some(first.clone()),
+        Some(first.to_owned()),
         None,
     )
 }
@@ -555,10 +583,10 @@ pub fn reroute(
     };
     let mut ctx = Ctx::new(cfg, snap, req, now);
     match to {
-        Reroute::Pool(pool) => route_pool(ctx, &rule_ref, &pool.to_owned()),
+        Reroute::Pool(pool) => route_pool(ctx, rule_ref, pool),
         Reroute::Rep(r) => match ctx.single(StepKind::Escalation, r) {
             Some(rep) => ctx.finish(
-                &rule_ref,
+                rule_ref,
                 Outcome::Assigned {
                     rep: rep.clone(),
                     pool: None,
@@ -572,7 +600,7 @@ pub fn reroute(
                 let queue = rep_queue(r);
                 let reason = format!("escalation rep `{r}` cannot take leads now");
                 ctx.finish(
-                    &rule_ref,
+                    rule_ref,
                     Outcome::Unassigned {
                         pool: queue.clone(),
                         reason,
@@ -609,7 +637,7 @@ pub fn reroute(
             });
             match picked {
                 Some(rep) => ctx.finish(
-                    &rule_ref,
+                    rule_ref,
                     Outcome::Assigned {
                         rep: rep.clone(),
                         pool: Some(pool.to_owned()),
@@ -622,7 +650,7 @@ pub fn reroute(
                 None => {
                     let reason = unassigned_reason(&ctx.steps);
                     ctx.finish(
-                        &rule_ref,
+                        rule_ref,
                         Outcome::Unassigned {
                             pool: pool.to_owned(),
                             reason,

@@ -73,53 +73,54 @@ pub(crate) fn is_lazy(pool: &Pool) -> bool {
 }
 
 /// Round robin in rotation order: reps owed make-up turns first, then the least recently
-/// assigned, ties by member order. `check` gives a member's candidate entry; it is called for
-/// members in that order until one is eligible. Returns the members checked (in the order
+/// assigned, ties by member order. `check` gives a member's candidate entry (by member index);
+/// it is called for members in that order until one is eligible. Returns the members checked (in the order
 /// checked; every member in member order when nobody was eligible) and the pick.
 pub(crate) fn round_robin_lazy(
     pool: &Pool,
     state: &PoolState,
-    mut check: impl FnMut(&str) -> Candidate,
+    mut check: impl FnMut(usize) -> Candidate,
 ) -> (Vec<Candidate>, Option<Pick>) {
-    let mut checked: Vec<(usize, Candidate)> = Vec::new();
-    let mut take = |i: usize, last_turn: u64, checked: &mut Vec<(usize, Candidate)>| {
-        let c = check(&pool.members[i]);
-        let eligible = c.eligible;
-        checked.push((i, c));
-        eligible.then(|| {
-            let rep = pool.members[i].clone();
-            let audit = serde_json::json!({
-                "turn": state.turn,
-                "last_turn": last_turn,
-                "checked": checked.len(),
-            });
-            let next = Changes::new(state).finish(&rep);
-            Pick { rep, next, audit }
-        })
+    let pick = |i: usize, last_turn: u64, checked: usize, turn: Option<&MemberTurn>| {
+        let rep = pool.members[i].clone();
+        let audit = serde_json::json!({
+            "turn": state.turn,
+            "last_turn": last_turn,
+            "checked": checked,
+        });
+        let next = only_chosen(state, &rep, turn);
+        Pick { rep, next, audit }
     };
     // Usually the rep next in line is free: find them with one scan, without ordering the rest.
-    let mut first = None;
-    rotation_keys(pool, state, |key| {
-        if first.is_none_or(|f| key < f) {
-            first = Some(key);
+    let mut first: Option<(RotationKey, Option<&MemberTurn>)> = None;
+    rotation_keys(pool, state, |key, turn| {
+        if first.is_none_or(|(f, _)| key < f) {
+            first = Some((key, turn));
         }
     });
-    let Some((_, last_turn, i)) = first else {
+    let Some(((_, last_turn, i), turn)) = first else {
         return (Vec::new(), None);
     };
-    if let Some(p) = take(i, last_turn, &mut checked) {
-        return (vec![checked.swap_remove(0).1], Some(p));
+    let c = check(i);
+    if c.eligible {
+        return (vec![c], Some(pick(i, last_turn, 1, turn)));
     }
+    let mut checked: Vec<(usize, Candidate)> = vec![(i, c)];
     // They were not: order everyone else.
     let mut keys = Vec::with_capacity(pool.members.len());
-    rotation_keys(pool, state, |key| {
+    rotation_keys(pool, state, |key, _| {
         if key.2 != i {
             keys.push(Reverse(key));
         }
     });
     let mut order = BinaryHeap::from(keys);
     while let Some(Reverse((_, last_turn, i))) = order.pop() {
-        if let Some(p) = take(i, last_turn, &mut checked) {
+        let c = check(i);
+        let eligible = c.eligible;
+        checked.push((i, c));
+        if eligible {
+            let turn = state.members.get(pool.members[i].as_str());
+            let p = pick(i, last_turn, checked.len(), turn);
             return (checked.into_iter().map(|(_, c)| c).collect(), Some(p));
         }
     }
@@ -127,41 +128,117 @@ pub(crate) fn round_robin_lazy(
     (checked.into_iter().map(|(_, c)| c).collect(), None)
 }
 
-/// Calls `f` with every member's rotation key `(owes no make-up turn, last turn, member index)`,
-/// smallest first in line. The pool's id-sorted member order and the rotation's BTreeMap are
-/// both sorted by rep id, so one merge pass finds every member's turn without a lookup per
-/// member (usually one short string comparison each).
-fn rotation_keys(pool: &Pool, state: &PoolState, mut f: impl FnMut((bool, u64, usize))) {
-    let mut turns = state.members.iter().peekable();
-    for &i in &pool.by_id {
-        let id = pool.members[i].as_str();
-        let mut turn = turns.next_if(|(k, _)| same(k, id));
-        if turn.is_none() {
-            // Rotation entries of former members, or this member is new to the rotation.
-            while turns.next_if(|(k, _)| k.as_str() < id).is_some() {}
-            turn = turns.next_if(|(k, _)| k.as_str() == id);
-        }
-        f(turn.map_or((true, 0, i), |(_, m)| (m.credits == 0, m.last_turn, i)));
+/// The rotation update of a pick that changes nobody but the chosen member (`turn`, its entry
+/// before the pick): what `Changes::new(state).finish(rep)` gives, without the B-tree.
+fn only_chosen(state: &PoolState, rep: &str, turn: Option<&MemberTurn>) -> RotationUpdate {
+    let mut m = turn.cloned().unwrap_or_default();
+    m.last_turn = state.turn + 1;
+    m.assigned += 1;
+    m.credits = m.credits.saturating_sub(1);
+    RotationUpdate {
+        pool: state.pool.clone(),
+        members: vec![(rep.to_owned(), m)],
     }
 }
 
-/// String equality for short ids without a `memcmp` call (the merge pass compares every member
-/// of a large pool; the call's overhead was most of its cost).
-#[inline]
-fn same(a: &str, b: &str) -> bool {
-    let (a, b) = (a.as_bytes(), b.as_bytes());
-    if a.len() != b.len() {
-        return false;
+/// A member's place in line: (owes no make-up turn, last turn, member index), smallest first.
+type RotationKey = (bool, u64, usize);
+
+/// Calls `f` with every member's rotation key `(owes no make-up turn, last turn, member index)`,
+/// smallest first in line. The pool's id-sorted member order and the rotation's BTreeMap are
+/// both sorted by rep id, so one merge pass finds every member's turn without a lookup per
+/// member. The pool side is packed at load (`SortedId`: length and words of each id, in one
+/// array), so a step loads only the rotation's key: comparing two heap strings per member was
+/// most of the pass's cost at 200 members.
+fn rotation_keys<'s>(
+    pool: &Pool,
+    state: &'s PoolState,
+    mut f: impl FnMut(RotationKey, Option<&'s MemberTurn>),
+) {
+    let mut turns = state.members.iter().peekable();
+    for m in &pool.by_id {
+        let i = m.index;
+        let mut turn = turns.next_if(|(k, _)| m.is(pool, k));
+        if turn.is_none() {
+            // Rotation entries of former members, or this member is new to the rotation.
+            let id = pool.members.get(i).map_or("", String::as_str);
+            while turns.next_if(|(k, _)| k.as_str() < id).is_some() {}
+            turn = turns.next_if(|(k, _)| k.as_str() == id);
+        }
+        match turn {
+            Some((_, t)) => f((t.credits == 0, t.last_turn, i), Some(t)),
+            None => f((true, 0, i), None),
+        }
     }
-    let mut i = 0;
-    while i + 8 <= a.len() {
-        let (x, y) = (&a[i..i + 8], &b[i..i + 8]);
-        if x != y {
+}
+
+/// A pool member in id order, packed for the merge pass.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct SortedId {
+    /// Index into the pool's `members`.
+    pub(crate) index: usize,
+    /// The id's length in bytes.
+    len: usize,
+    /// The id as two words ([`id_words`]); `None` for ids longer than 16 bytes.
+    words: Option<(u64, u64)>,
+}
+
+impl SortedId {
+    /// Member `index`, whose id is `id`.
+    pub(crate) fn new(index: usize, id: &str) -> SortedId {
+        SortedId {
+            index,
+            len: id.len(),
+            words: id_words(id.as_bytes()),
+        }
+    }
+
+    /// Whether `key` is this member's id: a length test and two word compares for ids up to 16
+    /// bytes, without touching the member's own string.
+    #[inline]
+    fn is(&self, pool: &Pool, key: &str) -> bool {
+        if key.len() != self.len {
             return false;
         }
-        i += 8;
+        match self.words {
+            Some(w) => id_words(key.as_bytes()) == Some(w),
+            None => pool.members.get(self.index).is_some_and(|m| m == key),
+        }
     }
-    a[i..].iter().zip(&b[i..]).all(|(x, y)| x == y)
+}
+
+/// Two words that identify a string of up to 16 bytes among strings of its length (every byte
+/// is in one of them); `None` for longer strings. Overlapping loads, not a byte loop or a
+/// `memcmp` call: `r17` is a few instructions.
+#[inline]
+fn id_words(b: &[u8]) -> Option<(u64, u64)> {
+    let n = b.len();
+    Some(match n {
+        0 => (0, 0),
+        1..=3 => (
+            u64::from(b[0]) | u64::from(b[n / 2]) << 8 | u64::from(b[n - 1]) << 16,
+            0,
+        ),
+        4..=7 => (u64::from(word4(b, 0)), u64::from(word4(b, n - 4))),
+        8..=16 => (word8(b, 0), word8(b, n - 8)),
+        _ => return None,
+    })
+}
+
+/// The 4 bytes of `s` at `at` as a word (the caller checked the length).
+#[inline(always)]
+fn word4(s: &[u8], at: usize) -> u32 {
+    let mut w = [0u8; 4];
+    w.copy_from_slice(&s[at..at + 4]);
+    u32::from_ne_bytes(w)
+}
+
+/// The 8 bytes of `s` at `at` as a word (the caller checked the length).
+#[inline(always)]
+fn word8(s: &[u8], at: usize) -> u64 {
+    let mut w = [0u8; 8];
+    w.copy_from_slice(&s[at..at + 8]);
+    u64::from_ne_bytes(w)
 }
 
 /// Picks a member among `candidates` (every member, in member order) with the pool's strategy.
@@ -260,6 +337,59 @@ fn credit_missed_turns(
             let m = changes.get_mut(&c.rep);
             m.credits = (m.credits + 1).min(max);
             m.last_turn = turn;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::id_words;
+
+    /// What the merge pass's comparison says about two ids.
+    fn same(a: &str, b: &str) -> bool {
+        a.len() == b.len()
+            && match id_words(a.as_bytes()) {
+                Some(w) => id_words(b.as_bytes()) == Some(w),
+                None => a == b,
+            }
+    }
+
+    #[test]
+    fn packed_ids_compare_like_strings_at_every_length() {
+        let ids = [
+            "",
+            "a",
+            "ab",
+            "abc",
+            "abcd",
+            "abcde",
+            "abcdefg",
+            "abcdefgh",
+            "abcdefghi",
+            "abcdefghijklmnop",
+            "abcdefghijklmnopq",
+            "r1",
+            "r2",
+            "r10",
+            "r199",
+            "r200",
+            "rep-0001-long-id-x",
+            "rep-0001-long-id-y",
+            "é",
+            "ü1",
+        ];
+        for a in ids {
+            for b in ids {
+                assert_eq!(same(a, b), a == b, "{a:?} vs {b:?}");
+            }
+            // Same length, one byte different at each position.
+            for i in 0..a.len() {
+                let mut bytes = a.as_bytes().to_vec();
+                bytes[i] ^= 1;
+                if let Ok(b) = std::str::from_utf8(&bytes) {
+                    assert!(!same(a, b), "{a:?} vs {b:?}");
+                }
+            }
         }
     }
 }
