@@ -3,6 +3,11 @@
 //! Issue target: at most 2 write requests per lead at batch 10. The figures are printed for
 //! `docs/benchmarks.md` (`cargo test -p leadrouter-aws --test write_counts -- --nocapture`).
 //!
+//! SQS requests that leadrouter itself sends per routed lead (ingest's `SendMessage` of the
+//! intake message, the router's `SendMessageBatch` of lead events) are counted the same way, by
+//! an interceptor on the real SQS client; the receives and deletes of Lambda's event source
+//! mappings are AWS's own and are left to the cost arithmetic in `docs/deploy.md`.
+//!
 //! Write request units are computed by the same interceptor from the requests' own items, with
 //! DynamoDB's published sizing rules (see [`WriteUnits`]): moto does not bill, so this is the
 //! rule applied to the real bytes sent, not a measurement by AWS.
@@ -14,10 +19,12 @@ use aws_sdk_dynamodb::config::interceptors::BeforeTransmitInterceptorContextRef;
 use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
 use aws_sdk_dynamodb::error::BoxError;
 use leadrouter_aws::moto::{moto, sdk};
-use leadrouter_aws::{DynamoStatsStore, DynamoStore, create_table};
+use leadrouter_aws::{
+    DynamoStatsStore, DynamoStore, SqsQueue, create_queue_with_dlq, create_table,
+};
 use leadrouter_domain::config::{Format, RoutingConfig};
 use leadrouter_domain::engine::{Engine, Routed};
-use leadrouter_domain::ports::SystemClock;
+use leadrouter_domain::ports::{Queue, SystemClock};
 use leadrouter_domain::stats::{GroupBy, StatsStore, hour_of};
 use leadrouter_lead::Lead;
 use uuid::Uuid;
@@ -276,9 +283,30 @@ async fn write_requests_per_routed_lead_by_batch_size() {
                 .build(),
         );
         let stats = Arc::new(DynamoStatsStore::new(client.clone(), table.clone()));
-        let store = Arc::new(DynamoStore::new(client, table));
+        let store = Arc::new(DynamoStore::new(client, table.clone()));
         let cfg = RoutingConfig::parse(CONFIG, Format::Toml, "t.toml").expect("config");
-        let engine = Engine::new(store, cfg, Arc::new(SystemClock));
+
+        // The intake and events queues, on an SQS client with its own counter.
+        let sqs_counter = Counter::default();
+        let sqs_plain = aws_sdk_sqs::Client::new(&config);
+        let sqs = aws_sdk_sqs::Client::from_conf(
+            aws_sdk_sqs::config::Builder::from(&config)
+                .interceptor(sqs_counter.clone())
+                .build(),
+        );
+        let visibility = std::time::Duration::from_secs(30);
+        let (intake_url, _) =
+            create_queue_with_dlq(&sqs_plain, &format!("{table}-intake"), visibility, 5)
+                .await
+                .expect("intake queue");
+        let (events_url, _) =
+            create_queue_with_dlq(&sqs_plain, &format!("{table}-events"), visibility, 5)
+                .await
+                .expect("events queue");
+        let intake = SqsQueue::new(sqs.clone(), intake_url.clone());
+        let events = Arc::new(SqsQueue::new(sqs, events_url.clone()));
+
+        let engine = Engine::new(store, cfg, Arc::new(SystemClock)).with_events(events);
         let engine = if with_stats {
             engine.with_stats(stats.clone())
         } else {
@@ -294,6 +322,11 @@ async fn write_requests_per_routed_lead_by_batch_size() {
                 ..Lead::default()
             })
             .collect();
+        // What ingest sends for each accepted lead: the lead as JSON, one message.
+        for lead in &leads {
+            let body = serde_json::to_string(lead).expect("lead json");
+            intake.send(&body).await.expect("intake send");
+        }
         for chunk in leads.chunks(batch) {
             let routed = engine.route_batch(chunk.to_vec()).await.expect("routed");
             assert!(
@@ -302,6 +335,33 @@ async fn write_requests_per_routed_lead_by_batch_size() {
             );
         }
         let counts = counter.take();
+        let sqs_counts = sqs_counter.take();
+        let queued = |url: String| {
+            let sqs_plain = sqs_plain.clone();
+            async move {
+                sqs_plain
+                    .get_queue_attributes()
+                    .queue_url(url)
+                    .attribute_names(
+                        aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessages,
+                    )
+                    .send()
+                    .await
+                    .expect("queue attributes")
+                    .attributes
+                    .and_then(|a| {
+                        a.get(&aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessages)
+                            .and_then(|n| n.parse::<usize>().ok())
+                    })
+                    .unwrap_or_default()
+            }
+        };
+        assert_eq!(
+            (queued(intake_url).await, queued(events_url).await),
+            (LEADS, LEADS),
+            "batch {batch}: one intake message and one event per lead"
+        );
+        let sqs_sent: usize = sqs_counts.values().sum();
         let (table_units, index_units) = counter.units.take();
         let writes: usize = WRITES
             .iter()
@@ -323,6 +383,10 @@ async fn write_requests_per_routed_lead_by_batch_size() {
         eprintln!(
             "batch {batch:>3}, stats {stats_shown:>3}: {w:.2} write requests, {r:.2} read requests, {:.2} WRU ({tu:.2} table + {iu:.2} index) per routed lead; by operation: {counts:?}",
             tu + iu
+        );
+        eprintln!(
+            "batch {batch:>3}, stats {stats_shown:>3}: SQS {:.2} requests sent per routed lead (ingest + router events); by operation: {sqs_counts:?}",
+            sqs_sent as f64 / LEADS as f64
         );
         assert!(
             tu >= w,
