@@ -47,30 +47,5 @@ cargo lambda build --release --arm64 --locked "${args[@]}"
 echo "built in $((SECONDS - start)) s"
 
 step "artifacts"
-python - "${packages[@]}" <<'EOF'
-import io, os, struct, sys, zipfile
-from pathlib import Path
-
-failed = False
-print(f"{'function':<22} {'bootstrap':>12} {'zipped':>12}")
-for package in sys.argv[1:]:
-    # cargo lambda writes under the cargo target dir, which CARGO_TARGET_DIR may move.
-    path = Path(os.environ.get("CARGO_TARGET_DIR", "target")) / "lambda" / package / "bootstrap"
-    if not path.is_file():
-        print(f"{package}: missing {path}")
-        failed = True
-        continue
-    data = path.read_bytes()
-    # ELF header: magic, class 2 (64-bit), data 1 (little endian), e_machine at offset 18.
-    machine = struct.unpack_from("<H", data, 18)[0] if len(data) > 20 else None
-    if data[:4] != b"\x7fELF" or data[4] != 2 or data[5] != 1 or machine != 0xB7:
-        print(f"{package}: {path} is not a 64-bit little-endian aarch64 ELF (e_machine={machine})")
-        failed = True
-        continue
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
-        z.writestr("bootstrap", data)
-    print(f"{package:<22} {len(data) / 2**20:>9.2f} MiB {len(buf.getvalue()) / 2**20:>8.2f} MiB  (aarch64 ELF)")
-sys.exit(1 if failed else 0)
-EOF
+python infra/lambda_artifacts.py "${packages[@]}"
 echo "infra checks: ok"

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # leadrouter's benchmark suite (issue 8). Prints every figure and rewrites the generated block of
 # docs/benchmarks.md (between the `bench.sh` markers). Not part of the test command: figures are
-# measured, never asserted. About 12 minutes on the 2-core machine once the release builds exist
-# (the first release build adds ~10 minutes).
+# measured, never asserted. About 7 minutes on the 2-core machine once the release builds exist;
+# the release and arm64 builds add about 5 minutes each when the code changed (under 15 in all).
 #
 #   bash tests/bench.sh            # everything
 #   BENCH_QUICK=1 bash tests/bench.sh   # shorter load runs (3 s per client count)
@@ -97,6 +97,19 @@ python3 tests/bench/coldstart.py "$bin" "{
   \"leadrouter-sweeper\": [\"$ev/sweeper/tests/events/schedule.json\", 20],
   \"leadrouter-notifier\": [\"$ev/notifier/tests/events/sqs-events.json\", 20]
 }" 10 | tee "$out/coldstart.txt"
+
+step "arm64 Lambda packages: cargo lambda build --release --arm64 (what sam build runs; zig from PyPI)"
+# The same tools infra/check.sh installs (.venv-infra); only cargo-lambda is needed here.
+if [ ! -x .venv-infra/bin/cargo-lambda ]; then
+  python3 -m venv .venv-infra
+  .venv-infra/bin/pip install --quiet --disable-pip-version-check 'cargo-lambda>=1,<2'
+fi
+rustup target add aarch64-unknown-linux-gnu >/dev/null 2>&1 || true
+lambdas=(leadrouter-ingest leadrouter-router leadrouter-sweeper leadrouter-notifier)
+args=(); for p in "${lambdas[@]}"; do args+=(-p "$p"); done
+PATH="$root/.venv-infra/bin:$PATH" cargo lambda build --release --arm64 --locked "${args[@]}"
+: > "$out/arm64.txt"
+python3 infra/lambda_artifacts.py --jsonl "$out/arm64.txt" "${lambdas[@]}"
 
 step "docs/benchmarks.md"
 python3 tests/bench/report.py "$out" docs/benchmarks.md

@@ -69,6 +69,10 @@ def main() -> None:
         rd, fe = r["ready_ms"], r["first_event_ms"]
         md.append(f"| {r['function']} | {rd['min']} / {rd['median']} / {rd['max']} ms | {fe['median']} ms | "
                   f"{r['peak_rss_mib']} MiB | {r['binary_mib']} MiB |")
+    md += ["", "### arm64 Lambda packages (`cargo lambda build --release --arm64`, stripped)", "",
+           "| function | `bootstrap` | zipped (deflate) |", "|---|---|---|"]
+    for r in jsonl(out / "arm64.txt"):
+        md.append(f"| {r['function']} | {r['bootstrap_mib']} MiB | {r['zipped_mib']} MiB |")
     md += ["", END]
     block = "\n".join(md)
     text = doc.read_text()
