@@ -83,7 +83,7 @@ SETUP_FNS = {"create_table", "create_queue_with_dlq"}
 CONFIG_ADMIN_FNS = {"put", "transaction", "history"}
 # Helpers of shared/aws/src/lib.rs that make one SDK operation for their caller: a call of the
 # helper counts as that operation in the calling function (and not in lib.rs).
-SHARED_OP_HELPERS = {"batch_get_items": "batch_get_item", "batch_put_items": "batch_write_item"}
+SHARED_OP_HELPERS = {"batch_get_items": "batch_get_item"}
 
 
 
@@ -186,6 +186,9 @@ def sdk_ops(code: str) -> set[str]:
     ops = set()
     for m in re.finditer(r"\bclient\.([a-z][a-z0-9_]*)\(\)", flat):
         op = m.group(1)
+        if op == "clone":
+            # `client.clone()` is Rust's Clone (a handle for a spawned task), not an operation.
+            continue
         end = flat.find(".send()", m.end())
         chain = flat[m.end() : end if end >= 0 else len(flat)]
         ops.add(f"{op}@index" if op == "query" and ".index_name(" in chain else op)

@@ -38,7 +38,10 @@ pub const MAX_PAGE: usize = 500;
 /// Deflate level of lead bodies: 6 (zlib's default) gains a few percent over 1 at ~2× the time;
 /// both are tens of microseconds for a lead, small beside a write's round trip.
 const DEFLATE_LEVEL: u8 = 6;
-/// Largest inflated lead body read back.
+/// Largest lead body (JSON) written, and so the most a stored one is inflated to when read.
+/// Deflate can shrink repetitive JSON (a decision listing thousands of candidates) a
+/// thousandfold, so a body this size may still fit DynamoDB's 400 KB item; the bound is
+/// checked on write, so that no item is written that reads would refuse.
 const MAX_INFLATED: usize = 4 * 1024 * 1024;
 /// Sticky-index entries expire (DynamoDB TTL) this long after their lead was assigned.
 const CONTACT_TTL_DAYS: i64 = 400;
@@ -199,6 +202,15 @@ fn lead_item(rec: &LeadRecord, version: u64) -> Result<Item, StoreError> {
     // Deflated: a lead's JSON shrinks to about half, which keeps the item under the 1 KB of one
     // write unit (two in a transaction) where the plain text took two (four).
     let json = body(&pk, &rec)?;
+    if json.len() > MAX_INFLATED {
+        return Err(StoreError::InvalidArgument {
+            what: "lead record",
+            reason: format!(
+                "{pk} is {} bytes as JSON, over the {MAX_INFLATED} a lead item may hold",
+                json.len()
+            ),
+        });
+    }
     item.insert(
         "bz".into(),
         AttributeValue::B(Blob::new(miniz_oxide::deflate::compress_to_vec(
@@ -269,7 +281,7 @@ fn read_body<T: serde::de::DeserializeOwned>(item: &Item) -> Result<T, StoreErro
         reason,
     };
     if let Some(packed) = item.get("bz").and_then(|v| v.as_b().ok()) {
-        // Bounded: an item is at most 400 KB, and deflate gains far less than 10×.
+        // Bounded as on write (`lead_item`): corrupt data cannot make a read allocate more.
         let json =
             miniz_oxide::inflate::decompress_to_vec_with_limit(packed.as_ref(), MAX_INFLATED)
                 .map_err(|e| corrupt(format!("inflate: {e}")))?;
@@ -351,6 +363,11 @@ fn commit_writes(commit: &Commit) -> Result<Vec<Write>, StoreError> {
         let mut item = versioned_item(format!("CONTACT#{}", o.email), o, 1)?;
         let expires = o.at.timestamp() + CONTACT_TTL_DAYS * 86_400;
         item.insert("expires_at".into(), AttributeValue::N(expires.to_string()));
+        // The assignment time in µs, for the newest-wins condition of `put_sticky`.
+        item.insert(
+            "at".into(),
+            AttributeValue::N(o.at.timestamp_micros().to_string()),
+        );
         writes.push(Write {
             item,
             expected: None,
@@ -797,25 +814,64 @@ impl RoutingStore for DynamoStore {
     }
 
     /// One item: a conditional `PutItem`. More: one `TransactWriteItems` (all or nothing, and
-    /// the cancellation reasons say which conditions failed). Then the sticky-index entries, in
-    /// `BatchWriteItem`s.
+    /// the cancellation reasons say which conditions failed). Then the sticky-index entries,
+    /// one conditional `PutItem` each, sent together.
     #[instrument(skip_all, fields(items = commit.len()), err)]
     async fn commit(&self, commit: &Commit) -> Result<CommitOutcome, StoreError> {
         let (sticky, writes): (Vec<Write>, Vec<Write>) = commit_writes(commit)?
             .into_iter()
             .partition(|w| w.expected.is_none() && w.stale.is_none());
         let outcome = self.commit_conditional(&writes).await?;
-        // The sticky-index entries (contact → owner) are unconditional hints for later leads:
-        // written after the commit landed, outside the transaction, where each costs one write
-        // unit instead of two. If this fails, the leads are routed and the next lead from the
-        // same contact is routed without the hint: logged, not an error.
+        // The sticky-index entries (contact → owner) are hints for later leads: written after
+        // the commit landed, outside the transaction, where each costs one write unit instead
+        // of two. If one fails, the leads are routed and the next lead from the same contact is
+        // routed without the hint: logged, not an error.
         if matches!(outcome, CommitOutcome::Committed) && !sticky.is_empty() {
-            let items = sticky.into_iter().map(|w| w.item).collect();
-            if let Err(e) = crate::batch_put_items(&self.client, &self.table, items).await {
-                tracing::warn!(error = %e, "sticky-index entries not written");
+            let mut puts = tokio::task::JoinSet::new();
+            for w in sticky {
+                puts.spawn(put_sticky(self.client.clone(), self.table.clone(), w.item));
+            }
+            while let Some(result) = puts.join_next().await {
+                match result {
+                    Ok(Ok(())) => {}
+                    Ok(Err(e)) => {
+                        tracing::warn!(error = %e, "a sticky-index entry was not written")
+                    }
+                    Err(e) => tracing::warn!(error = %e, "a sticky-index write task failed"),
+                }
             }
         }
         Ok(outcome)
+    }
+}
+
+/// Puts a sticky-index entry unless the entry stored is newer (`at`, the assignment time):
+/// entries of concurrent routers, or one delayed by retries, may arrive out of order, and the
+/// contact's next lead must go to the owner of their latest lead. An equal `at` is written again
+/// (a redelivered commit). Entries written before `at` existed are replaced.
+async fn put_sticky(client: Client, table: String, item: Item) -> Result<(), StoreError> {
+    let at = item
+        .get("at")
+        .cloned()
+        .unwrap_or(AttributeValue::N("0".into()));
+    let result = client
+        .put_item()
+        .table_name(table)
+        .set_item(Some(item))
+        .condition_expression("attribute_not_exists(#at) OR #at <= :at")
+        .expression_attribute_names("#at", "at")
+        .expression_attribute_values(":at", at)
+        .send()
+        .await;
+    match result {
+        Ok(_) => Ok(()),
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+        {
+            Ok(())
+        }
+        Err(e) => Err(sdk_error("PutItem", e)),
     }
 }
 
@@ -899,5 +955,26 @@ impl DynamoStore {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use leadrouter_lead::Lead;
+
+    #[test]
+    fn a_lead_body_that_reads_would_refuse_is_refused_on_write() {
+        let mut rec = LeadRecord::received(Lead::default());
+        rec.lead.message = Some("x".repeat(MAX_INFLATED));
+        // Deflated, this would fit an item by far: the write must refuse it, not the reads.
+        match lead_item(&rec, 1) {
+            Err(StoreError::InvalidArgument { what, .. }) => assert_eq!(what, "lead record"),
+            other => panic!("expected a refusal, got {:?}", other.map(|i| i.len())),
+        }
+        rec.lead.message = Some("x".repeat(MAX_INFLATED / 2));
+        let item = lead_item(&rec, 1).expect("under the limit");
+        let back: LeadRecord = read_body(&item).expect("reads back");
+        assert_eq!(back.lead.message, rec.lead.message);
     }
 }

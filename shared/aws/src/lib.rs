@@ -78,50 +78,6 @@ pub(crate) async fn batch_get_items(
     Ok(found)
 }
 
-/// Puts `items` into `table` with `BatchWriteItem`, 25 a request, unprocessed items retried with
-/// backoff a bounded number of times (the write counterpart of [`batch_get_items`]).
-pub(crate) async fn batch_put_items(
-    client: &aws_sdk_dynamodb::Client,
-    table: &str,
-    items: Vec<HashMap<String, AttributeValue>>,
-) -> Result<(), StoreError> {
-    use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
-    let mut requests = Vec::with_capacity(items.len());
-    for item in items {
-        let put = PutRequest::builder()
-            .set_item(Some(item))
-            .build()
-            .map_err(|e| StoreError::Unavailable(format!("request build: {e}")))?;
-        requests.push(WriteRequest::builder().put_request(put).build());
-    }
-    for chunk in requests.chunks(25) {
-        let mut pending = Some(chunk.to_vec());
-        let mut rounds = 0;
-        while let Some(batch) = pending.take() {
-            rounds += 1;
-            let out = client
-                .batch_write_item()
-                .request_items(table, batch)
-                .send()
-                .await
-                .map_err(|e| sdk_error("BatchWriteItem", e))?;
-            pending = out
-                .unprocessed_items
-                .and_then(|mut u| u.remove(table))
-                .filter(|r| !r.is_empty());
-            if pending.is_some() {
-                if rounds > 8 {
-                    return Err(StoreError::Throttled(
-                        "BatchWriteItem: items left unprocessed".into(),
-                    ));
-                }
-                tokio::time::sleep(std::time::Duration::from_millis(10 << rounds)).await;
-            }
-        }
-    }
-    Ok(())
-}
-
 /// Maps an SDK error to a store error: throttling is transient load, anything else is
 /// unavailability. The message names the operation, never item contents.
 pub(crate) fn sdk_error<E, R>(

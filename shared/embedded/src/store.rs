@@ -427,8 +427,13 @@ fn apply_commit(conn: &mut Connection, c: Encoded) -> Result<CommitOutcome, Stor
     }
     for (email, body) in &c.email_owners {
         tx.prepare_cached(
+            // Newest assignment wins (as on DynamoDB): an entry decided earlier but committed
+            // later must not replace it. julianday() reads the RFC 3339 times to the millisecond;
+            // an equal time is written again.
             "INSERT INTO email_owners (email, body) VALUES (?1, ?2)
-             ON CONFLICT (email) DO UPDATE SET body = excluded.body",
+             ON CONFLICT (email) DO UPDATE SET body = excluded.body
+             WHERE julianday(json_extract(email_owners.body, '$.at'))
+                <= julianday(json_extract(excluded.body, '$.at'))",
         )
         .ctx("prepare upsert email owner")?
         .execute(params![email, body])

@@ -1055,8 +1055,30 @@ pub async fn email_owners_upsert<S: Store + ?Sized>(store: &S) {
     );
     assert_eq!(
         store.email_owner(&email).await.must("email_owner"),
-        Some(second),
+        Some(second.clone()),
         "contract: a second email owner write must replace the first"
+    );
+
+    // Commits can land out of order (concurrent routers, retries): an entry assigned before the
+    // stored one must not replace it.
+    let older = EmailOwner {
+        email: email.clone(),
+        rep: unique("rep"),
+        lead_id: Uuid::now_v7(),
+        at: at(15),
+    };
+    let c = Commit {
+        email_owners: vec![older],
+        ..Commit::default()
+    };
+    assert_committed(
+        &commit_of(store, c, "commit older email owner").await,
+        "older email owner",
+    );
+    assert_eq!(
+        store.email_owner(&email).await.must("email_owner"),
+        Some(second),
+        "contract: an email owner assigned earlier must not replace a newer one"
     );
 }
 
