@@ -24,7 +24,7 @@ pub(crate) trait FromMap<'de>: Default {
 
 /// Parses a JSON object body into `T`, with [`crate::body::json_object`]'s errors.
 pub(crate) fn object<'de, T: FromMap<'de>>(bytes: &'de [u8]) -> Result<T, SourceError> {
-    match serde_json::from_slice::<Obj<T>>(bytes) {
+    match serde_json::from_str::<Obj<T>>(crate::body::json_text(bytes)?) {
         Ok(Obj::Object(t)) => Ok(t),
         Ok(Obj::Other) => Err(SourceError::Malformed("body is not a JSON object")),
         Err(_) => Err(SourceError::Malformed("body is not valid JSON")),

@@ -117,21 +117,7 @@ pub fn normalize_label(label: &str) -> String {
     } else {
         unicode_words(label)
     };
-    let mut s = out.as_str();
-    for prefix in [
-        "what is your ",
-        "what s your ",
-        "whats your ",
-        "please enter your ",
-        "please provide your ",
-        "enter your ",
-        "your ",
-    ] {
-        if let Some(rest) = s.strip_prefix(prefix) {
-            s = rest;
-            break;
-        }
-    }
+    let s = strip_question(&out);
     if s.len() == out.len() {
         out
     } else {
@@ -195,11 +181,75 @@ pub fn default_canonical(label: &str) -> Option<&'static str> {
     // match has at most the longest prefix's letters ("please provide your", 17) plus the
     // longest name's ("expected deal value", 17); digits may follow ("Email 2").
     const MAX_LETTERS: usize = 40;
-    if label.is_ascii() && label.bytes().filter(u8::is_ascii_alphabetic).count() > MAX_LETTERS {
-        return None;
+    if label.is_ascii() {
+        let mut letters = 0;
+        for b in label.bytes() {
+            letters += usize::from(b.is_ascii_alphabetic());
+            if letters > MAX_LETTERS {
+                return None;
+            }
+        }
+        // Every answer's identifiers come through here: normalize into a stack buffer (the
+        // normalized label is never longer than the label).
+        let mut buf = [0u8; ASCII_BUF];
+        if let Some(n) = ascii_words_into(label, &mut buf) {
+            return canonical_of_normalized(strip_question(n));
+        }
     }
-    let n = normalize_label(label);
-    if let Some(c) = lookup_normalized(&n) {
+    canonical_of_normalized(&normalize_label(label))
+}
+
+/// Bytes of [`ascii_words_into`]'s stack buffer (longer labels take the allocating path).
+const ASCII_BUF: usize = 128;
+
+/// [`ascii_words`] into `buf`; `None` when the label does not fit.
+fn ascii_words_into<'b>(label: &str, buf: &'b mut [u8; ASCII_BUF]) -> Option<&'b str> {
+    let mut len = 0;
+    let mut prev_lower = false;
+    let mut pending_space = false;
+    for &c in label.as_bytes() {
+        let split = c.is_ascii_uppercase() && prev_lower;
+        prev_lower = c.is_ascii_lowercase() || c.is_ascii_digit();
+        if c.is_ascii_alphanumeric() {
+            if (pending_space || split) && len != 0 {
+                *buf.get_mut(len)? = b' ';
+                len += 1;
+            }
+            pending_space = false;
+            *buf.get_mut(len)? = c.to_ascii_lowercase();
+            len += 1;
+        } else {
+            pending_space = true;
+        }
+    }
+    // Only ASCII letters, digits and spaces were written.
+    std::str::from_utf8(&buf[..len]).ok()
+}
+
+/// A normalized label without its leading question phrasing ([`normalize_label`]'s last step).
+fn strip_question(words: &str) -> &str {
+    for prefix in QUESTION_PREFIXES {
+        if let Some(rest) = words.strip_prefix(prefix) {
+            return rest;
+        }
+    }
+    words
+}
+
+/// Leading question phrasing, removed by [`normalize_label`] (the first match only).
+const QUESTION_PREFIXES: [&str; 7] = [
+    "what is your ",
+    "what s your ",
+    "whats your ",
+    "please enter your ",
+    "please provide your ",
+    "enter your ",
+    "your ",
+];
+
+/// The canonical field of a normalized label ("email 2" as "email").
+fn canonical_of_normalized(n: &str) -> Option<&'static str> {
+    if let Some(c) = lookup_normalized(n) {
         return Some(c);
     }
     // "Email 2" (Webflow numbers duplicate field names).
@@ -511,6 +561,64 @@ mod tests {
         fn ascii_fast_path_is_the_unicode_path(label in "[ -~]{0,40}") {
             proptest::prop_assert_eq!(ascii_words(&label), unicode_words(&label));
         }
+
+        #[test]
+        fn stack_buffer_path_is_the_allocating_one(
+            parts in proptest::collection::vec(proptest::prop_oneof![
+                proptest::strategy::Just("What's your ".to_owned()),
+                proptest::strategy::Just("please provide your".to_owned()),
+                proptest::strategy::Just("E-mail".to_owned()),
+                proptest::strategy::Just("phone_number".to_owned()),
+                proptest::strategy::Just("firstName".to_owned()),
+                proptest::strategy::Just("utm_source".to_owned()),
+                proptest::strategy::Just(" 2".to_owned()),
+                proptest::strategy::Just("1234567890".repeat(7)),
+                "[ -~]{0,12}",
+                "[a-zA-Z0-9 _-]{0,12}",
+                "\\PC{0,3}",
+            ], 0..6)
+        ) {
+            let label = parts.concat();
+            proptest::prop_assert_eq!(default_canonical(&label), default_canonical_before(&label));
+        }
+    }
+
+    /// `default_canonical` as it was before the stack-buffer path.
+    fn default_canonical_before(label: &str) -> Option<&'static str> {
+        const MAX_LETTERS: usize = 40;
+        if label.is_ascii() && label.bytes().filter(u8::is_ascii_alphabetic).count() > MAX_LETTERS {
+            return None;
+        }
+        let n = normalize_label(label);
+        if let Some(c) = lookup_normalized(&n) {
+            return Some(c);
+        }
+        let (head, tail) = n.rsplit_once(' ')?;
+        if tail.chars().all(|c| c.is_ascii_digit()) {
+            return lookup_normalized(head);
+        }
+        None
+    }
+
+    #[test]
+    fn long_ascii_labels_take_the_allocating_path() {
+        let digits = "1234567890".repeat(20);
+        for label in [
+            format!("Email {digits}"),
+            format!("Phone {}", &digits[..ASCII_BUF - 6]),
+            format!("Phone {}", &digits[..ASCII_BUF - 5]),
+            format!("Your email {}", &digits[..ASCII_BUF - 11]),
+        ] {
+            assert_eq!(
+                default_canonical(&label),
+                default_canonical_before(&label),
+                "{label}"
+            );
+        }
+        assert_eq!(
+            default_canonical(&format!("Phone {}", &digits[..ASCII_BUF - 6])),
+            Some("phone")
+        );
     }
 
     #[test]

@@ -1,0 +1,95 @@
+//! Where normalization time goes, per source fixture: decoding (the adapter: JSON parse and
+//! field mapping) against normalizing the decoded fields into a lead (`normalize_object`), and
+//! the two together. Each figure is the best of 7 rounds of `n` calls (wall time per call), so
+//! that other load on the machine shows less. Same fixtures as `benches/normalize.rs`.
+//!
+//! `cargo run --profile bench -p leadrouter-domain --example normalize_stages -- 5000 [SOURCE]`
+
+#![allow(missing_docs)]
+
+use std::hint::black_box as bb;
+use std::time::Instant;
+
+use chrono::{TimeZone, Utc};
+use leadrouter_lead::{Intake, normalize_object};
+use leadrouter_sources::{Mapping, decode_all};
+use uuid::Uuid;
+
+const JSON: &str = "application/json";
+const CASES: &[(&str, &str, &str)] = &[
+    ("typeform", "typeform/form_response.json", JSON),
+    ("tally", "tally/form_response.json", JSON),
+    (
+        "jotform",
+        "jotform/webhook_multipart.txt",
+        "multipart/form-data; boundary=------JotformBoundary7MA4YWxkTrZu0gW",
+    ),
+    ("webflow", "webflow/form_submission_v2.json", JSON),
+    ("google-ads", "google-ads/lead_form_webhook.json", JSON),
+    (
+        "salesforce",
+        "salesforce/web_to_lead.txt",
+        "application/x-www-form-urlencoded",
+    ),
+    ("generic", "generic/nested.json", JSON),
+];
+
+/// Best of 7 rounds of `n` calls of `f`, in µs per call.
+fn best(n: usize, mut f: impl FnMut()) -> f64 {
+    (0..7)
+        .map(|_| {
+            let t = Instant::now();
+            for _ in 0..n {
+                f();
+            }
+            t.elapsed().as_secs_f64() / n as f64 * 1e6
+        })
+        .fold(f64::INFINITY, f64::min)
+}
+
+fn main() {
+    let n: usize = std::env::args().nth(1).map_or(5_000, |a| {
+        a.parse().expect("usage: normalize_stages [CALLS [SOURCE]]")
+    });
+    let only = std::env::args().nth(2);
+    let fixtures = format!("{}/../sources/fixtures", env!("CARGO_MANIFEST_DIR"));
+    let intake = Intake {
+        id: Uuid::from_u128(1),
+        received_at: Utc
+            .with_ymd_and_hms(2026, 11, 23, 9, 30, 0)
+            .single()
+            .expect("time"),
+        source: "bench".into(),
+        default_country: None,
+        test: false,
+        awaiting_enrichment: false,
+    };
+    let mapping = Mapping::default();
+
+    for (source, file, ct) in CASES {
+        if only.as_deref().is_some_and(|o| o != *source) {
+            continue;
+        }
+        let body = std::fs::read(format!("{fixtures}/{file}")).expect("fixture");
+        let decoded = decode_all(source, ct, &body, &mapping).expect("decodes");
+        let dec = best(n, || {
+            bb(decode_all(source, ct, bb(&body), &mapping).ok());
+        });
+        let clone = best(n, || {
+            bb(bb(&decoded[0].fields).clone());
+        });
+        let norm = best(n, || {
+            let f = bb(&decoded[0].fields).clone();
+            bb(normalize_object(f, &intake).ok());
+        }) - clone;
+        let both = best(n, || {
+            if let Ok(mut d) = decode_all(source, ct, bb(&body), &mapping) {
+                let f = std::mem::take(&mut d[0].fields);
+                bb(normalize_object(f, &intake).ok());
+            }
+        });
+        println!(
+            "{source:<12} decode {dec:6.2} us   normalize_object {norm:6.2} us   both {both:6.2} us"
+        );
+    }
+}
