@@ -239,6 +239,11 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for Arr<T> {
             fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Arr<T>, A::Error> {
                 let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0));
                 while let Some(item) = seq.next_element()? {
+                    if items.is_empty() {
+                        // serde_json gives no size hint; a form's field list would otherwise
+                        // be copied at 4, 8 and 16 items.
+                        items.reserve(16);
+                    }
                     items.push(item);
                 }
                 Ok(Arr::Array(items))

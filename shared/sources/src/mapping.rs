@@ -261,56 +261,174 @@ fn canonical_of_normalized(n: &str) -> Option<&'static str> {
 }
 
 fn lookup_normalized(n: &str) -> Option<&'static str> {
-    Some(match n {
-        "email" | "e mail" | "email address" | "e mail address" | "work email"
-        | "business email" | "user email" | "mail" | "email id" | "emailaddress"
-        | "work email address" => "email",
-        "phone" | "phone number" | "telephone" | "telephone number" | "tel" | "mobile"
-        | "mobile phone" | "mobile number" | "mobilephone" | "cell" | "cell phone"
-        | "work phone" | "business phone" | "user phone" | "phone no" | "contact number"
-        | "phonenumber" | "work phone number" => "phone",
-        "first name" | "firstname" | "given name" | "forename" => "first_name",
-        "last name" | "lastname" | "surname" | "family name" => "last_name",
-        "name" | "full name" | "fullname" | "contact name" => "name",
-        "company" | "company name" | "companyname" | "organization" | "organisation"
-        | "organization name" | "organisation name" | "business name" | "employer" => "company",
-        "website" | "web site" | "company website" | "website url" | "url" | "homepage" => {
-            "website"
-        }
-        "company domain" | "domain" => "company_domain",
-        "job title" | "jobtitle" | "title" | "position" | "role" | "job role" | "designation" => {
-            "job_title"
-        }
-        "country" | "country code" => "country",
-        "region" | "state" | "province" | "state province" | "state code" | "county" => "region",
-        "city" | "town" => "city",
-        "postal code" | "zip" | "zip code" | "zipcode" | "postcode" | "post code" => "postal_code",
-        "industry" => "industry",
-        "product interest" | "products" | "product" | "interested in" => "product_interest",
-        "seats" | "number of seats" | "seat count" | "licenses" | "number of licenses" => "seats",
-        "deal value" | "deal size" | "expected deal value" => "deal_value",
-        "currency" => "currency",
-        "score" | "lead score" => "score",
-        "language" | "preferred language" => "language",
-        "utm source" => "utm_source",
-        "utm medium" => "utm_medium",
-        "utm campaign" => "utm_campaign",
-        "utm term" => "utm_term",
-        "utm content" => "utm_content",
-        "landing page" | "landing page url" | "page url" | "page uri" => "landing_page",
-        "consent" | "gdpr consent" | "marketing consent" | "opt in" | "optin" => "consent",
-        "message"
-        | "comments"
-        | "comment"
-        | "description"
-        | "notes"
-        | "inquiry"
-        | "enquiry"
-        | "how can we help"
-        | "how can we help you" => "message",
-        _ => return None,
-    })
+    // Most identifiers (question keys, long labels) are longer than any known name.
+    if n.len() > MAX_NAME_LEN || FIRST_BYTES[n.len()] & first_byte_bit(n) == 0 {
+        return None;
+    }
+    NAMES
+        .binary_search_by(|(name, _)| name.cmp(&n))
+        .ok()
+        .map(|i| NAMES[i].1)
 }
+
+/// Normalized field names the heuristics know, sorted by name, with their canonical field.
+const NAMES: [(&str, &str); 122] = [
+    ("business email", "email"),
+    ("business name", "company"),
+    ("business phone", "phone"),
+    ("cell", "phone"),
+    ("cell phone", "phone"),
+    ("city", "city"),
+    ("comment", "message"),
+    ("comments", "message"),
+    ("company", "company"),
+    ("company domain", "company_domain"),
+    ("company name", "company"),
+    ("company website", "website"),
+    ("companyname", "company"),
+    ("consent", "consent"),
+    ("contact name", "name"),
+    ("contact number", "phone"),
+    ("country", "country"),
+    ("country code", "country"),
+    ("county", "region"),
+    ("currency", "currency"),
+    ("deal size", "deal_value"),
+    ("deal value", "deal_value"),
+    ("description", "message"),
+    ("designation", "job_title"),
+    ("domain", "company_domain"),
+    ("e mail", "email"),
+    ("e mail address", "email"),
+    ("email", "email"),
+    ("email address", "email"),
+    ("email id", "email"),
+    ("emailaddress", "email"),
+    ("employer", "company"),
+    ("enquiry", "message"),
+    ("expected deal value", "deal_value"),
+    ("family name", "last_name"),
+    ("first name", "first_name"),
+    ("firstname", "first_name"),
+    ("forename", "first_name"),
+    ("full name", "name"),
+    ("fullname", "name"),
+    ("gdpr consent", "consent"),
+    ("given name", "first_name"),
+    ("homepage", "website"),
+    ("how can we help", "message"),
+    ("how can we help you", "message"),
+    ("industry", "industry"),
+    ("inquiry", "message"),
+    ("interested in", "product_interest"),
+    ("job role", "job_title"),
+    ("job title", "job_title"),
+    ("jobtitle", "job_title"),
+    ("landing page", "landing_page"),
+    ("landing page url", "landing_page"),
+    ("language", "language"),
+    ("last name", "last_name"),
+    ("lastname", "last_name"),
+    ("lead score", "score"),
+    ("licenses", "seats"),
+    ("mail", "email"),
+    ("marketing consent", "consent"),
+    ("message", "message"),
+    ("mobile", "phone"),
+    ("mobile number", "phone"),
+    ("mobile phone", "phone"),
+    ("mobilephone", "phone"),
+    ("name", "name"),
+    ("notes", "message"),
+    ("number of licenses", "seats"),
+    ("number of seats", "seats"),
+    ("opt in", "consent"),
+    ("optin", "consent"),
+    ("organisation", "company"),
+    ("organisation name", "company"),
+    ("organization", "company"),
+    ("organization name", "company"),
+    ("page uri", "landing_page"),
+    ("page url", "landing_page"),
+    ("phone", "phone"),
+    ("phone no", "phone"),
+    ("phone number", "phone"),
+    ("phonenumber", "phone"),
+    ("position", "job_title"),
+    ("post code", "postal_code"),
+    ("postal code", "postal_code"),
+    ("postcode", "postal_code"),
+    ("preferred language", "language"),
+    ("product", "product_interest"),
+    ("product interest", "product_interest"),
+    ("products", "product_interest"),
+    ("province", "region"),
+    ("region", "region"),
+    ("role", "job_title"),
+    ("score", "score"),
+    ("seat count", "seats"),
+    ("seats", "seats"),
+    ("state", "region"),
+    ("state code", "region"),
+    ("state province", "region"),
+    ("surname", "last_name"),
+    ("tel", "phone"),
+    ("telephone", "phone"),
+    ("telephone number", "phone"),
+    ("title", "job_title"),
+    ("town", "city"),
+    ("url", "website"),
+    ("user email", "email"),
+    ("user phone", "phone"),
+    ("utm campaign", "utm_campaign"),
+    ("utm content", "utm_content"),
+    ("utm medium", "utm_medium"),
+    ("utm source", "utm_source"),
+    ("utm term", "utm_term"),
+    ("web site", "website"),
+    ("website", "website"),
+    ("website url", "website"),
+    ("work email", "email"),
+    ("work email address", "email"),
+    ("work phone", "phone"),
+    ("work phone number", "phone"),
+    ("zip", "postal_code"),
+    ("zip code", "postal_code"),
+    ("zipcode", "postal_code"),
+];
+
+/// The bit of a name's first byte in [`FIRST_BYTES`] (`a` to `z`, and one for anything else).
+const fn first_byte_bit(n: &str) -> u32 {
+    match n.as_bytes() {
+        [b @ b'a'..=b'z', ..] => 1 << (*b - b'a'),
+        _ => 1 << 26,
+    }
+}
+
+/// For each length, the first bytes of the names of that length in [`NAMES`]: most labels are
+/// ruled out without comparing strings.
+const FIRST_BYTES: [u32; MAX_NAME_LEN + 1] = {
+    let mut masks = [0; MAX_NAME_LEN + 1];
+    let mut i = 0;
+    while i < NAMES.len() {
+        masks[NAMES[i].0.len()] |= first_byte_bit(NAMES[i].0);
+        i += 1;
+    }
+    masks
+};
+
+/// Bytes of the longest name in [`NAMES`].
+const MAX_NAME_LEN: usize = {
+    let mut max = 0;
+    let mut i = 0;
+    while i < NAMES.len() {
+        if NAMES[i].0.len() > max {
+            max = NAMES[i].0.len();
+        }
+        i += 1;
+    }
+    max
+};
 
 /// Collects one lead's fields while an adapter walks a payload.
 pub(crate) struct Sink<'m> {
@@ -583,6 +701,76 @@ mod tests {
         }
     }
 
+    #[test]
+    fn names_are_sorted_and_match_the_old_table() {
+        assert!(NAMES.windows(2).all(|w| w[0].0 < w[1].0));
+        for (name, canonical) in NAMES {
+            assert_eq!(lookup_normalized_before(name), Some(canonical), "{name}");
+            assert_eq!(lookup_normalized(name), Some(canonical), "{name}");
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn table_lookup_is_the_old_match(n in "[a-z ]{0,22}") {
+            proptest::prop_assert_eq!(lookup_normalized(&n), lookup_normalized_before(&n));
+        }
+    }
+
+    /// The name lookup as it was before the sorted table.
+    #[rustfmt::skip]
+    fn lookup_normalized_before(n: &str) -> Option<&'static str> {
+        Some(match n {
+            "email" | "e mail" | "email address" | "e mail address" | "work email"
+            | "business email" | "user email" | "mail" | "email id" | "emailaddress"
+            | "work email address" => "email",
+            "phone" | "phone number" | "telephone" | "telephone number" | "tel" | "mobile"
+            | "mobile phone" | "mobile number" | "mobilephone" | "cell" | "cell phone"
+            | "work phone" | "business phone" | "user phone" | "phone no" | "contact number"
+            | "phonenumber" | "work phone number" => "phone",
+            "first name" | "firstname" | "given name" | "forename" => "first_name",
+            "last name" | "lastname" | "surname" | "family name" => "last_name",
+            "name" | "full name" | "fullname" | "contact name" => "name",
+            "company" | "company name" | "companyname" | "organization" | "organisation"
+            | "organization name" | "organisation name" | "business name" | "employer" => "company",
+            "website" | "web site" | "company website" | "website url" | "url" | "homepage" => {
+                "website"
+            }
+            "company domain" | "domain" => "company_domain",
+            "job title" | "jobtitle" | "title" | "position" | "role" | "job role" | "designation" => {
+                "job_title"
+            }
+            "country" | "country code" => "country",
+            "region" | "state" | "province" | "state province" | "state code" | "county" => "region",
+            "city" | "town" => "city",
+            "postal code" | "zip" | "zip code" | "zipcode" | "postcode" | "post code" => "postal_code",
+            "industry" => "industry",
+            "product interest" | "products" | "product" | "interested in" => "product_interest",
+            "seats" | "number of seats" | "seat count" | "licenses" | "number of licenses" => "seats",
+            "deal value" | "deal size" | "expected deal value" => "deal_value",
+            "currency" => "currency",
+            "score" | "lead score" => "score",
+            "language" | "preferred language" => "language",
+            "utm source" => "utm_source",
+            "utm medium" => "utm_medium",
+            "utm campaign" => "utm_campaign",
+            "utm term" => "utm_term",
+            "utm content" => "utm_content",
+            "landing page" | "landing page url" | "page url" | "page uri" => "landing_page",
+            "consent" | "gdpr consent" | "marketing consent" | "opt in" | "optin" => "consent",
+            "message"
+            | "comments"
+            | "comment"
+            | "description"
+            | "notes"
+            | "inquiry"
+            | "enquiry"
+            | "how can we help"
+            | "how can we help you" => "message",
+            _ => return None,
+        })
+    }
+
     /// `default_canonical` as it was before the stack-buffer path.
     fn default_canonical_before(label: &str) -> Option<&'static str> {
         const MAX_LETTERS: usize = 40;
@@ -590,12 +778,12 @@ mod tests {
             return None;
         }
         let n = normalize_label(label);
-        if let Some(c) = lookup_normalized(&n) {
+        if let Some(c) = lookup_normalized_before(&n) {
             return Some(c);
         }
         let (head, tail) = n.rsplit_once(' ')?;
         if tail.chars().all(|c| c.is_ascii_digit()) {
-            return lookup_normalized(head);
+            return lookup_normalized_before(head);
         }
         None
     }
