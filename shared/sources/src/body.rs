@@ -155,6 +155,9 @@ pub fn multipart(boundary: &str, body: &[u8]) -> Result<Vec<(String, String)>, S
     let delimiter = format!("--{boundary}");
     let delim = delimiter.as_bytes();
     let mut pos = find(body, delim, 0).ok_or(SourceError::Malformed("no multipart boundary"))?;
+    // A part's content ends at CRLF and the delimiter.
+    let next_delim = format!("\r\n{delimiter}");
+    let next_delim = next_delim.as_bytes();
     let mut out = Vec::new();
     loop {
         pos += delim.len();
@@ -180,10 +183,7 @@ pub fn multipart(boundary: &str, body: &[u8]) -> Result<Vec<(String, String)>, S
         ))?;
         let name = part_name(&body[pos..header_end])?;
         let content_start = header_end + 4;
-        let mut next_delim = Vec::with_capacity(delim.len() + 2);
-        next_delim.extend_from_slice(b"\r\n");
-        next_delim.extend_from_slice(delim);
-        let content_end = find(body, &next_delim, content_start)
+        let content_end = find(body, next_delim, content_start)
             .ok_or(SourceError::Malformed("multipart part not terminated"))?;
         let content = &body[content_start..content_end];
         if content.len() > MAX_PART_BYTES {

@@ -176,65 +176,131 @@ fn unicode_words(label: &str) -> String {
 /// Deliberately conservative: a wrong guess would make normalization reject the lead, whereas
 /// an unmapped field is merely kept in `custom`.
 pub fn default_canonical(label: &str) -> Option<&'static str> {
-    // A long question ("Thanks! What's it like where you live? ...") cannot be a known name:
-    // skip normalizing it. For ASCII, normalizing keeps every letter (lower-cased), and a
-    // match has at most the longest prefix's letters ("please provide your", 17) plus the
-    // longest name's ("expected deal value", 17); digits may follow ("Email 2").
-    const MAX_LETTERS: usize = 40;
     if label.is_ascii() {
-        let mut letters = 0;
-        for b in label.bytes() {
-            letters += usize::from(b.is_ascii_alphabetic());
-            if letters > MAX_LETTERS {
-                return None;
-            }
-        }
-        // Every answer's identifiers come through here: normalize into a stack buffer (the
-        // normalized label is never longer than the label).
-        let mut buf = [0u8; ASCII_BUF];
-        if let Some(n) = ascii_words_into(label, &mut buf) {
-            return canonical_of_normalized(strip_question(n));
+        // Every answer's identifiers come through here: normalized into a stack buffer, and a
+        // long question ("Thanks! What's it like where you live? ...") given up on as soon as
+        // it cannot be a known name.
+        let mut buf = [0u8; WORDS_CAP];
+        match ascii_words_into(label, &mut buf) {
+            Words::Text(n) => return canonical_of_normalized(strip_question(n)),
+            Words::NoMatch => return None,
+            Words::Long => {}
         }
     }
     canonical_of_normalized(&normalize_label(label))
 }
 
-/// Bytes of [`ascii_words_into`]'s stack buffer (longer labels take the allocating path).
-const ASCII_BUF: usize = 128;
+/// A normalized label that names a known field is its question prefix (at most
+/// [`MAX_PREFIX_LEN`] bytes) and a name (at most [`MAX_NAME_LEN`]), optionally followed by a
+/// space and digits ("Email 2"). So in a normalized label of any longer length, every byte from
+/// this index on must be a digit.
+const WORDS_CAP: usize = MAX_PREFIX_LEN + MAX_NAME_LEN + 1;
 
-/// [`ascii_words`] into `buf`; `None` when the label does not fit.
-fn ascii_words_into<'b>(label: &str, buf: &'b mut [u8; ASCII_BUF]) -> Option<&'b str> {
+/// [`ascii_words_into`]'s result.
+enum Words<'b> {
+    /// The normalized label.
+    Text(&'b str),
+    /// It has a letter or a word break at or after [`WORDS_CAP`]: no known name.
+    NoMatch,
+    /// Longer than [`WORDS_CAP`], digits only from there: left to the allocating path.
+    Long,
+}
+
+/// [`ascii_words`] into `buf`.
+fn ascii_words_into<'b>(label: &str, buf: &'b mut [u8; WORDS_CAP]) -> Words<'b> {
     let mut len = 0;
+    let mut long = false;
     let mut prev_lower = false;
     let mut pending_space = false;
+    // Writes `c`; false when it shows that the label names no known field.
+    let mut push = |c: u8, len: &mut usize| match buf.get_mut(*len) {
+        Some(slot) => {
+            *slot = c;
+            *len += 1;
+            true
+        }
+        None if c.is_ascii_digit() => {
+            long = true;
+            true
+        }
+        None => false,
+    };
     for &c in label.as_bytes() {
-        let split = c.is_ascii_uppercase() && prev_lower;
-        prev_lower = c.is_ascii_lowercase() || c.is_ascii_digit();
-        if c.is_ascii_alphanumeric() {
-            if (pending_space || split) && len != 0 {
-                *buf.get_mut(len)? = b' ';
-                len += 1;
-            }
-            pending_space = false;
-            *buf.get_mut(len)? = c.to_ascii_lowercase();
-            len += 1;
-        } else {
+        let class = BYTE_CLASS[usize::from(c & 0x7f)];
+        if class == 0 {
+            prev_lower = false;
             pending_space = true;
+            continue;
+        }
+        let upper = class & UPPER != 0;
+        if (pending_space || (upper && prev_lower)) && len != 0 && !push(b' ', &mut len) {
+            return Words::NoMatch;
+        }
+        prev_lower = !upper;
+        pending_space = false;
+        if !push(class & !UPPER, &mut len) {
+            return Words::NoMatch;
         }
     }
+    if long {
+        return Words::Long;
+    }
     // Only ASCII letters, digits and spaces were written.
-    std::str::from_utf8(&buf[..len]).ok()
+    match std::str::from_utf8(&buf[..len]) {
+        Ok(n) => Words::Text(n),
+        Err(_) => Words::Long,
+    }
 }
+
+/// Marks an upper-case letter in [`BYTE_CLASS`].
+const UPPER: u8 = 0x80;
+
+/// For each ASCII byte as [`ascii_words`] treats it: 0 for a word break (anything but a letter
+/// or digit), else the byte lower-cased, with [`UPPER`] set for an upper-case letter.
+const BYTE_CLASS: [u8; 128] = {
+    let mut table = [0; 128];
+    let mut c = 0;
+    while c < 128 {
+        let b = c as u8;
+        table[c] = if b.is_ascii_uppercase() {
+            b.to_ascii_lowercase() | UPPER
+        } else if b.is_ascii_alphanumeric() {
+            b
+        } else {
+            0
+        };
+        c += 1;
+    }
+    table
+};
 
 /// A normalized label without its leading question phrasing ([`normalize_label`]'s last step).
 fn strip_question(words: &str) -> &str {
+    let Some(first) = words.bytes().next() else {
+        return words;
+    };
     for prefix in QUESTION_PREFIXES {
-        if let Some(rest) = words.strip_prefix(prefix) {
+        if prefix.as_bytes()[0] == first
+            && let Some(rest) = words.strip_prefix(prefix)
+        {
             return rest;
         }
     }
     words
 }
+
+/// Bytes of the longest of [`QUESTION_PREFIXES`].
+const MAX_PREFIX_LEN: usize = {
+    let mut max = 0;
+    let mut i = 0;
+    while i < QUESTION_PREFIXES.len() {
+        if QUESTION_PREFIXES[i].len() > max {
+            max = QUESTION_PREFIXES[i].len();
+        }
+        i += 1;
+    }
+    max
+};
 
 /// Leading question phrasing, removed by [`normalize_label`] (the first match only).
 const QUESTION_PREFIXES: [&str; 7] = [
@@ -685,6 +751,7 @@ mod tests {
             parts in proptest::collection::vec(proptest::prop_oneof![
                 proptest::strategy::Just("What's your ".to_owned()),
                 proptest::strategy::Just("please provide your".to_owned()),
+                proptest::strategy::Just("Expected deal value".to_owned()),
                 proptest::strategy::Just("E-mail".to_owned()),
                 proptest::strategy::Just("phone_number".to_owned()),
                 proptest::strategy::Just("firstName".to_owned()),
@@ -793,9 +860,15 @@ mod tests {
         let digits = "1234567890".repeat(20);
         for label in [
             format!("Email {digits}"),
-            format!("Phone {}", &digits[..ASCII_BUF - 6]),
-            format!("Phone {}", &digits[..ASCII_BUF - 5]),
-            format!("Your email {}", &digits[..ASCII_BUF - 11]),
+            format!("Phone {}", &digits[..WORDS_CAP - 6]),
+            format!("Phone {}", &digits[..WORDS_CAP - 5]),
+            format!("Your email {}", &digits[..WORDS_CAP - 11]),
+            format!("Please provide your expected deal value {}", &digits[..3]),
+            format!("please provide your expected deal value{}", &digits[..3]),
+            format!("Please provide your expected deal value x{}", &digits[..3]),
+            format!("{} Phone", &digits[..WORDS_CAP]),
+            format!("A{}", &digits[..WORDS_CAP]),
+            format!("Email {} x", &digits[..WORDS_CAP]),
         ] {
             assert_eq!(
                 default_canonical(&label),
@@ -804,7 +877,7 @@ mod tests {
             );
         }
         assert_eq!(
-            default_canonical(&format!("Phone {}", &digits[..ASCII_BUF - 6])),
+            default_canonical(&format!("Phone {}", &digits[..WORDS_CAP - 6])),
             Some("phone")
         );
     }
