@@ -3,7 +3,7 @@
 //! the two together. Each figure is the best of 7 rounds of `n` calls (wall time per call), so
 //! that other load on the machine shows less. Same fixtures as `benches/normalize.rs`.
 //!
-//! `cargo run --profile bench -p leadrouter-domain --example normalize_stages -- 5000 [SOURCE]`
+//! `cargo run --profile bench -p leadrouter-domain --example normalize_stages -- 5000 [SOURCE [once]]`
 
 #![allow(missing_docs)]
 
@@ -72,6 +72,18 @@ fn main() {
         }
         let body = std::fs::read(format!("{fixtures}/{file}")).expect("fixture");
         let decoded = decode_all(source, ct, &body, &mapping).expect("decodes");
+        if std::env::args().nth(3).as_deref() == Some("once") {
+            // Decode and normalize `n` times, nothing else: for counting instructions
+            // (`perf stat -e instructions:u`, at two values of `n`), which other load on the
+            // machine does not change.
+            for _ in 0..n {
+                if let Ok(mut d) = decode_all(source, ct, bb(&body), &mapping) {
+                    let f = std::mem::take(&mut d[0].fields);
+                    bb(normalize_object(f, &intake).ok());
+                }
+            }
+            continue;
+        }
         let dec = best(n, || {
             bb(decode_all(source, ct, bb(&body), &mapping).ok());
         });

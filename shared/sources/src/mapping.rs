@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
+use serde_json::map::Entry;
 use serde_json::{Map, Value};
 
 use crate::{Decoded, SourceError};
@@ -610,13 +611,14 @@ impl<'m> Sink<'m> {
         let mut candidate = key.to_owned();
         let mut n = 1usize;
         loop {
-            match self.custom.get(&candidate) {
-                None => {
-                    self.custom.insert(candidate, value);
+            // One lookup per candidate key (not a lookup and then an insert).
+            match self.custom.entry(candidate) {
+                Entry::Vacant(slot) => {
+                    slot.insert(value);
                     return;
                 }
-                Some(existing) if *existing == value => return,
-                Some(_) => {
+                Entry::Occupied(existing) if *existing.get() == value => return,
+                Entry::Occupied(_) => {
                     n += 1;
                     candidate = format!("{key}_{n}");
                 }
