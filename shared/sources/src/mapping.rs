@@ -497,6 +497,37 @@ const MAX_NAME_LEN: usize = {
     max
 };
 
+/// Up to three identifiers of an answer without the empty ones, without allocating (every
+/// answer builds one).
+pub(crate) struct Ids<'a> {
+    ids: [&'a str; 3],
+    len: usize,
+}
+
+impl<'a> Ids<'a> {
+    /// The non-empty ones of `candidates`, in order.
+    pub(crate) fn non_empty<const N: usize>(candidates: [&'a str; N]) -> Self {
+        Self::of(candidates.into_iter().filter(|s| !s.is_empty()))
+    }
+
+    /// The given identifiers, in order (at most three).
+    pub(crate) fn of(candidates: impl IntoIterator<Item = &'a str>) -> Self {
+        let mut out = Ids {
+            ids: [""; 3],
+            len: 0,
+        };
+        for id in candidates {
+            out.ids[out.len] = id;
+            out.len += 1;
+        }
+        out
+    }
+
+    pub(crate) fn as_slice(&self) -> &[&'a str] {
+        &self.ids[..self.len]
+    }
+}
+
 /// Collects one lead's fields while an adapter walks a payload.
 pub(crate) struct Sink<'m> {
     mapping: &'m Mapping,

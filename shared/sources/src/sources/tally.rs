@@ -25,7 +25,7 @@ use serde_json::{Map, Value};
 use super::take;
 use crate::body::{BodyKind, ContentType};
 use crate::lenient::{self, Arr, FromMap, Obj, Text, rest_entry, skip_entry};
-use crate::mapping::{Mapping, Sink};
+use crate::mapping::{Ids, Mapping, Sink};
 use crate::{Decoded, SourceError, event_name};
 
 /// The body: `data` is read field by field, every other key as a value.
@@ -258,14 +258,14 @@ fn field(sink: &mut Sink<'_>, f: Field<'_>) {
         "MATRIX" => matrix(f.value, Options(f.rows.items()), Options(f.columns.items())),
         _ => f.value,
     };
-    let ids: Vec<&str> = [key, label].into_iter().filter(|s| !s.is_empty()).collect();
+    let ids = Ids::non_empty([key, label]);
     let custom_key = if label.is_empty() { key } else { label };
     let fallback = match ty {
         "INPUT_EMAIL" => Some("email"),
         "INPUT_PHONE_NUMBER" => Some("phone"),
         _ => None,
     };
-    sink.answer(&ids, custom_key, value, fallback);
+    sink.answer(ids.as_slice(), custom_key, value, fallback);
 }
 
 /// Option ids to option texts (a later option with the same id wins; options without a string

@@ -24,7 +24,7 @@ use serde_json::{Map, Value};
 use super::take;
 use crate::body::{BodyKind, ContentType};
 use crate::lenient::{self, Arr, FromMap, Obj, Text, rest_entry, skip_entry};
-use crate::mapping::{Mapping, Sink};
+use crate::mapping::{Ids, Mapping, Sink};
 use crate::{Decoded, SourceError, event_name};
 
 /// The body: `form_response` is read key by key, every other key as a value.
@@ -283,16 +283,11 @@ fn answer(sink: &mut Sink<'_>, defs: &Defs<'_, '_>, a: Answer<'_>) {
     let field_type = field.ty.as_str().unwrap_or("");
     let value = typed_value(ty, rest);
 
-    let mut ids: Vec<&str> = Vec::with_capacity(3);
-    if let Some(r) = r {
-        ids.push(r);
-    }
-    if !id.is_empty() {
-        ids.push(id);
-    }
-    if let Some(t) = title {
-        ids.push(t);
-    }
+    let ids = Ids::of(
+        r.into_iter()
+            .chain(Some(id).filter(|id| !id.is_empty()))
+            .chain(title),
+    );
     let custom_key =
         r.filter(|r| !r.is_empty())
             .unwrap_or(if id.is_empty() { "answer" } else { id });
@@ -301,7 +296,7 @@ fn answer(sink: &mut Sink<'_>, defs: &Defs<'_, '_>, a: Answer<'_>) {
         ("phone_number", _) | (_, "phone_number") => Some("phone"),
         _ => None,
     };
-    sink.answer(&ids, custom_key, value, fallback);
+    sink.answer(ids.as_slice(), custom_key, value, fallback);
 }
 
 /// Takes the value of `key` out of an answer's other keys (the last one, as a `Map` keeps).
