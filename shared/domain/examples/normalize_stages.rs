@@ -65,6 +65,46 @@ fn main() {
         awaiting_enrichment: false,
     };
     let mapping = Mapping::default();
+    if only.as_deref() == Some("labels") {
+        // The field-name heuristics alone, on the identifiers of the Salesforce, Typeform and
+        // Tally fixtures.
+        let labels = [
+            "oid",
+            "retURL",
+            "first_name",
+            "last_name",
+            "email",
+            "company",
+            "phone",
+            "title",
+            "city",
+            "state",
+            "zip",
+            "country",
+            "description",
+            "lead_source",
+            "00N6g00000TxyzA",
+            "readable_ref_email",
+            "SMEUb7VJz92Q",
+            "What is your first name?",
+            "If you're OK with our city management following up if they have further questions, please give us your email address.",
+            "question_mVGEg3_8b5711e3-f6a2-4e25-9e68-5d730598c681",
+            "utm_campaign",
+            "Checkboxes (Soccer)",
+            "Phone number",
+            "Multiple choice",
+        ];
+        let t = best(n, || {
+            for l in labels {
+                bb(leadrouter_sources::mapping::default_canonical(bb(l)));
+            }
+        });
+        println!(
+            "labels: {:.1} ns per label",
+            t * 1000.0 / labels.len() as f64
+        );
+        return;
+    }
 
     for (source, file, ct) in CASES {
         if only.as_deref().is_some_and(|o| o != *source) {
