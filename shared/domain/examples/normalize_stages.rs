@@ -3,7 +3,11 @@
 //! the two together. Each figure is the best of 7 rounds of `n` calls (wall time per call), so
 //! that other load on the machine shows less. Same fixtures as `benches/normalize.rs`.
 //!
-//! `cargo run --profile bench -p leadrouter-domain --example normalize_stages -- 5000 [SOURCE [once]]`
+//! `cargo run --profile profiling -p leadrouter-domain --example normalize_stages -- 2000 [SOURCE]`
+//!
+//! `... -- 20000 SOURCE once`: only decode and normalize, `n` times (for `perf record`, or CPU
+//! time with `perf stat -e task-clock` at two values of `n`). `... -- 20000 labels`: the
+//! field-name heuristics alone, per identifier.
 
 #![allow(missing_docs)]
 
