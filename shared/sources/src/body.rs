@@ -93,7 +93,16 @@ fn boundary<'a>(params: impl Iterator<Item = &'a str>) -> Option<String> {
 
 /// Parses a JSON body.
 pub fn json(body: &[u8]) -> Result<Value, SourceError> {
-    serde_json::from_slice(body).map_err(|_| SourceError::Malformed("body is not valid JSON"))
+    serde_json::from_str(json_text(body)?)
+        .map_err(|_| SourceError::Malformed("body is not valid JSON"))
+}
+
+/// The body as text for the JSON parser: checking UTF-8 once for the whole body is cheaper than
+/// serde_json's check of every string (`from_slice`), and a body that is not UTF-8 is never
+/// valid JSON (outside strings only ASCII is allowed, inside them only UTF-8), so it fails with
+/// the same error.
+pub(crate) fn json_text(body: &[u8]) -> Result<&str, SourceError> {
+    std::str::from_utf8(body).map_err(|_| SourceError::Malformed("body is not valid JSON"))
 }
 
 /// Parses a JSON body that must be an object.
@@ -146,6 +155,9 @@ pub fn multipart(boundary: &str, body: &[u8]) -> Result<Vec<(String, String)>, S
     let delimiter = format!("--{boundary}");
     let delim = delimiter.as_bytes();
     let mut pos = find(body, delim, 0).ok_or(SourceError::Malformed("no multipart boundary"))?;
+    // A part's content ends at CRLF and the delimiter.
+    let next_delim = format!("\r\n{delimiter}");
+    let next_delim = next_delim.as_bytes();
     let mut out = Vec::new();
     loop {
         pos += delim.len();
@@ -171,10 +183,7 @@ pub fn multipart(boundary: &str, body: &[u8]) -> Result<Vec<(String, String)>, S
         ))?;
         let name = part_name(&body[pos..header_end])?;
         let content_start = header_end + 4;
-        let mut next_delim = Vec::with_capacity(delim.len() + 2);
-        next_delim.extend_from_slice(b"\r\n");
-        next_delim.extend_from_slice(delim);
-        let content_end = find(body, &next_delim, content_start)
+        let content_end = find(body, next_delim, content_start)
             .ok_or(SourceError::Malformed("multipart part not terminated"))?;
         let content = &body[content_start..content_end];
         if content.len() > MAX_PART_BYTES {

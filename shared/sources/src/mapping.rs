@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
+use serde_json::map::Entry;
 use serde_json::{Map, Value};
 
 use crate::{Decoded, SourceError};
@@ -117,21 +118,7 @@ pub fn normalize_label(label: &str) -> String {
     } else {
         unicode_words(label)
     };
-    let mut s = out.as_str();
-    for prefix in [
-        "what is your ",
-        "what s your ",
-        "whats your ",
-        "please enter your ",
-        "please provide your ",
-        "enter your ",
-        "your ",
-    ] {
-        if let Some(rest) = s.strip_prefix(prefix) {
-            s = rest;
-            break;
-        }
-    }
+    let s = strip_question(&out);
     if s.len() == out.len() {
         out
     } else {
@@ -190,16 +177,151 @@ fn unicode_words(label: &str) -> String {
 /// Deliberately conservative: a wrong guess would make normalization reject the lead, whereas
 /// an unmapped field is merely kept in `custom`.
 pub fn default_canonical(label: &str) -> Option<&'static str> {
-    // A long question ("Thanks! What's it like where you live? ...") cannot be a known name:
-    // skip normalizing it. For ASCII, normalizing keeps every letter (lower-cased), and a
-    // match has at most the longest prefix's letters ("please provide your", 17) plus the
-    // longest name's ("expected deal value", 17); digits may follow ("Email 2").
-    const MAX_LETTERS: usize = 40;
-    if label.is_ascii() && label.bytes().filter(u8::is_ascii_alphabetic).count() > MAX_LETTERS {
-        return None;
+    if label.is_ascii() {
+        // A long question ("Thanks! What's it like where you live? ...") cannot be a known
+        // name: normalizing keeps every letter, and a name with its question prefix has at most
+        // `WORDS_CAP - 1` bytes. Counting letters (one vectorized pass) rules most out first.
+        if label.bytes().filter(u8::is_ascii_alphabetic).count() >= WORDS_CAP {
+            return None;
+        }
+        // Every answer's identifiers come through here: normalized into a stack buffer, and
+        // given up on as soon as the label cannot be a known name.
+        let mut buf = [0u8; WORDS_CAP];
+        match ascii_words_into(label, &mut buf) {
+            Words::Text(n) => return canonical_of_normalized(strip_question(n)),
+            Words::NoMatch => return None,
+            Words::Long => {}
+        }
     }
-    let n = normalize_label(label);
-    if let Some(c) = lookup_normalized(&n) {
+    canonical_of_normalized(&normalize_label(label))
+}
+
+/// A normalized label that names a known field is its question prefix (at most
+/// [`MAX_PREFIX_LEN`] bytes) and a name (at most [`MAX_NAME_LEN`]), optionally followed by a
+/// space and digits ("Email 2"). So in a normalized label of any longer length, every byte from
+/// this index on must be a digit.
+const WORDS_CAP: usize = MAX_PREFIX_LEN + MAX_NAME_LEN + 1;
+
+/// [`ascii_words_into`]'s result.
+enum Words<'b> {
+    /// The normalized label.
+    Text(&'b str),
+    /// It has a letter or a word break at or after [`WORDS_CAP`]: no known name.
+    NoMatch,
+    /// Longer than [`WORDS_CAP`], digits only from there: left to the allocating path.
+    Long,
+}
+
+/// [`ascii_words`] into `buf`.
+fn ascii_words_into<'b>(label: &str, buf: &'b mut [u8; WORDS_CAP]) -> Words<'b> {
+    let mut len = 0;
+    let mut long = false;
+    let mut prev_lower = false;
+    let mut pending_space = false;
+    // Writes `c`; false when it shows that the label names no known field.
+    let mut push = |c: u8, len: &mut usize| match buf.get_mut(*len) {
+        Some(slot) => {
+            *slot = c;
+            *len += 1;
+            true
+        }
+        None if c.is_ascii_digit() => {
+            long = true;
+            true
+        }
+        None => false,
+    };
+    for &c in label.as_bytes() {
+        let class = BYTE_CLASS[usize::from(c & 0x7f)];
+        if class == 0 {
+            prev_lower = false;
+            pending_space = true;
+            continue;
+        }
+        let upper = class & UPPER != 0;
+        if (pending_space || (upper && prev_lower)) && len != 0 && !push(b' ', &mut len) {
+            return Words::NoMatch;
+        }
+        prev_lower = !upper;
+        pending_space = false;
+        if !push(class & !UPPER, &mut len) {
+            return Words::NoMatch;
+        }
+    }
+    if long {
+        return Words::Long;
+    }
+    // Only ASCII letters, digits and spaces were written.
+    match std::str::from_utf8(&buf[..len]) {
+        Ok(n) => Words::Text(n),
+        Err(_) => Words::Long,
+    }
+}
+
+/// Marks an upper-case letter in [`BYTE_CLASS`].
+const UPPER: u8 = 0x80;
+
+/// For each ASCII byte as [`ascii_words`] treats it: 0 for a word break (anything but a letter
+/// or digit), else the byte lower-cased, with [`UPPER`] set for an upper-case letter.
+const BYTE_CLASS: [u8; 128] = {
+    let mut table = [0; 128];
+    let mut c = 0;
+    while c < 128 {
+        let b = c as u8;
+        table[c] = if b.is_ascii_uppercase() {
+            b.to_ascii_lowercase() | UPPER
+        } else if b.is_ascii_alphanumeric() {
+            b
+        } else {
+            0
+        };
+        c += 1;
+    }
+    table
+};
+
+/// A normalized label without its leading question phrasing ([`normalize_label`]'s last step).
+fn strip_question(words: &str) -> &str {
+    let Some(first) = words.bytes().next() else {
+        return words;
+    };
+    for prefix in QUESTION_PREFIXES {
+        if prefix.as_bytes()[0] == first
+            && let Some(rest) = words.strip_prefix(prefix)
+        {
+            return rest;
+        }
+    }
+    words
+}
+
+/// Bytes of the longest of [`QUESTION_PREFIXES`].
+const MAX_PREFIX_LEN: usize = {
+    let mut max = 0;
+    let mut i = 0;
+    while i < QUESTION_PREFIXES.len() {
+        if QUESTION_PREFIXES[i].len() > max {
+            max = QUESTION_PREFIXES[i].len();
+        }
+        i += 1;
+    }
+    max
+};
+
+/// Leading question phrasing, removed by [`normalize_label`] (the first match only).
+const QUESTION_PREFIXES: [&str; 7] = [
+    "what is your ",
+    "what s your ",
+    "whats your ",
+    "please enter your ",
+    "please provide your ",
+    "enter your ",
+    "your ",
+];
+
+/// The canonical field of a normalized label ("email 2" as "email").
+fn canonical_of_normalized(n: &str) -> Option<&'static str> {
+    if let Some(c) = lookup_normalized(n) {
         return Some(c);
     }
     // "Email 2" (Webflow numbers duplicate field names).
@@ -211,55 +333,202 @@ pub fn default_canonical(label: &str) -> Option<&'static str> {
 }
 
 fn lookup_normalized(n: &str) -> Option<&'static str> {
-    Some(match n {
-        "email" | "e mail" | "email address" | "e mail address" | "work email"
-        | "business email" | "user email" | "mail" | "email id" | "emailaddress"
-        | "work email address" => "email",
-        "phone" | "phone number" | "telephone" | "telephone number" | "tel" | "mobile"
-        | "mobile phone" | "mobile number" | "mobilephone" | "cell" | "cell phone"
-        | "work phone" | "business phone" | "user phone" | "phone no" | "contact number"
-        | "phonenumber" | "work phone number" => "phone",
-        "first name" | "firstname" | "given name" | "forename" => "first_name",
-        "last name" | "lastname" | "surname" | "family name" => "last_name",
-        "name" | "full name" | "fullname" | "contact name" => "name",
-        "company" | "company name" | "companyname" | "organization" | "organisation"
-        | "organization name" | "organisation name" | "business name" | "employer" => "company",
-        "website" | "web site" | "company website" | "website url" | "url" | "homepage" => {
-            "website"
+    // Most identifiers (question keys, long labels) are longer than any known name.
+    if n.len() > MAX_NAME_LEN || FIRST_BYTES[n.len()] & first_byte_bit(n) == 0 {
+        return None;
+    }
+    NAMES.iter().find(|(name, _)| *name == n).map(|(_, c)| *c)
+}
+
+/// Normalized field names the heuristics know, with their canonical field (sorted, for
+/// reading; a scan that compares lengths first beats a binary search, which compares bytes).
+const NAMES: [(&str, &str); 122] = [
+    ("business email", "email"),
+    ("business name", "company"),
+    ("business phone", "phone"),
+    ("cell", "phone"),
+    ("cell phone", "phone"),
+    ("city", "city"),
+    ("comment", "message"),
+    ("comments", "message"),
+    ("company", "company"),
+    ("company domain", "company_domain"),
+    ("company name", "company"),
+    ("company website", "website"),
+    ("companyname", "company"),
+    ("consent", "consent"),
+    ("contact name", "name"),
+    ("contact number", "phone"),
+    ("country", "country"),
+    ("country code", "country"),
+    ("county", "region"),
+    ("currency", "currency"),
+    ("deal size", "deal_value"),
+    ("deal value", "deal_value"),
+    ("description", "message"),
+    ("designation", "job_title"),
+    ("domain", "company_domain"),
+    ("e mail", "email"),
+    ("e mail address", "email"),
+    ("email", "email"),
+    ("email address", "email"),
+    ("email id", "email"),
+    ("emailaddress", "email"),
+    ("employer", "company"),
+    ("enquiry", "message"),
+    ("expected deal value", "deal_value"),
+    ("family name", "last_name"),
+    ("first name", "first_name"),
+    ("firstname", "first_name"),
+    ("forename", "first_name"),
+    ("full name", "name"),
+    ("fullname", "name"),
+    ("gdpr consent", "consent"),
+    ("given name", "first_name"),
+    ("homepage", "website"),
+    ("how can we help", "message"),
+    ("how can we help you", "message"),
+    ("industry", "industry"),
+    ("inquiry", "message"),
+    ("interested in", "product_interest"),
+    ("job role", "job_title"),
+    ("job title", "job_title"),
+    ("jobtitle", "job_title"),
+    ("landing page", "landing_page"),
+    ("landing page url", "landing_page"),
+    ("language", "language"),
+    ("last name", "last_name"),
+    ("lastname", "last_name"),
+    ("lead score", "score"),
+    ("licenses", "seats"),
+    ("mail", "email"),
+    ("marketing consent", "consent"),
+    ("message", "message"),
+    ("mobile", "phone"),
+    ("mobile number", "phone"),
+    ("mobile phone", "phone"),
+    ("mobilephone", "phone"),
+    ("name", "name"),
+    ("notes", "message"),
+    ("number of licenses", "seats"),
+    ("number of seats", "seats"),
+    ("opt in", "consent"),
+    ("optin", "consent"),
+    ("organisation", "company"),
+    ("organisation name", "company"),
+    ("organization", "company"),
+    ("organization name", "company"),
+    ("page uri", "landing_page"),
+    ("page url", "landing_page"),
+    ("phone", "phone"),
+    ("phone no", "phone"),
+    ("phone number", "phone"),
+    ("phonenumber", "phone"),
+    ("position", "job_title"),
+    ("post code", "postal_code"),
+    ("postal code", "postal_code"),
+    ("postcode", "postal_code"),
+    ("preferred language", "language"),
+    ("product", "product_interest"),
+    ("product interest", "product_interest"),
+    ("products", "product_interest"),
+    ("province", "region"),
+    ("region", "region"),
+    ("role", "job_title"),
+    ("score", "score"),
+    ("seat count", "seats"),
+    ("seats", "seats"),
+    ("state", "region"),
+    ("state code", "region"),
+    ("state province", "region"),
+    ("surname", "last_name"),
+    ("tel", "phone"),
+    ("telephone", "phone"),
+    ("telephone number", "phone"),
+    ("title", "job_title"),
+    ("town", "city"),
+    ("url", "website"),
+    ("user email", "email"),
+    ("user phone", "phone"),
+    ("utm campaign", "utm_campaign"),
+    ("utm content", "utm_content"),
+    ("utm medium", "utm_medium"),
+    ("utm source", "utm_source"),
+    ("utm term", "utm_term"),
+    ("web site", "website"),
+    ("website", "website"),
+    ("website url", "website"),
+    ("work email", "email"),
+    ("work email address", "email"),
+    ("work phone", "phone"),
+    ("work phone number", "phone"),
+    ("zip", "postal_code"),
+    ("zip code", "postal_code"),
+    ("zipcode", "postal_code"),
+];
+
+/// The bit of a name's first byte in [`FIRST_BYTES`] (`a` to `z`, and one for anything else).
+const fn first_byte_bit(n: &str) -> u32 {
+    match n.as_bytes() {
+        [b @ b'a'..=b'z', ..] => 1 << (*b - b'a'),
+        _ => 1 << 26,
+    }
+}
+
+/// For each length, the first bytes of the names of that length in [`NAMES`]: most labels are
+/// ruled out without comparing strings.
+const FIRST_BYTES: [u32; MAX_NAME_LEN + 1] = {
+    let mut masks = [0; MAX_NAME_LEN + 1];
+    let mut i = 0;
+    while i < NAMES.len() {
+        masks[NAMES[i].0.len()] |= first_byte_bit(NAMES[i].0);
+        i += 1;
+    }
+    masks
+};
+
+/// Bytes of the longest name in [`NAMES`].
+const MAX_NAME_LEN: usize = {
+    let mut max = 0;
+    let mut i = 0;
+    while i < NAMES.len() {
+        if NAMES[i].0.len() > max {
+            max = NAMES[i].0.len();
         }
-        "company domain" | "domain" => "company_domain",
-        "job title" | "jobtitle" | "title" | "position" | "role" | "job role" | "designation" => {
-            "job_title"
+        i += 1;
+    }
+    max
+};
+
+/// Up to three identifiers of an answer without the empty ones, without allocating (every
+/// answer builds one).
+pub(crate) struct Ids<'a> {
+    ids: [&'a str; 3],
+    len: usize,
+}
+
+impl<'a> Ids<'a> {
+    /// The non-empty ones of `candidates`, in order.
+    pub(crate) fn non_empty<const N: usize>(candidates: [&'a str; N]) -> Self {
+        Self::of(candidates.into_iter().filter(|s| !s.is_empty()))
+    }
+
+    /// The given identifiers, in order (at most three).
+    pub(crate) fn of(candidates: impl IntoIterator<Item = &'a str>) -> Self {
+        let mut out = Ids {
+            ids: [""; 3],
+            len: 0,
+        };
+        for id in candidates {
+            out.ids[out.len] = id;
+            out.len += 1;
         }
-        "country" | "country code" => "country",
-        "region" | "state" | "province" | "state province" | "state code" | "county" => "region",
-        "city" | "town" => "city",
-        "postal code" | "zip" | "zip code" | "zipcode" | "postcode" | "post code" => "postal_code",
-        "industry" => "industry",
-        "product interest" | "products" | "product" | "interested in" => "product_interest",
-        "seats" | "number of seats" | "seat count" | "licenses" | "number of licenses" => "seats",
-        "deal value" | "deal size" | "expected deal value" => "deal_value",
-        "currency" => "currency",
-        "score" | "lead score" => "score",
-        "language" | "preferred language" => "language",
-        "utm source" => "utm_source",
-        "utm medium" => "utm_medium",
-        "utm campaign" => "utm_campaign",
-        "utm term" => "utm_term",
-        "utm content" => "utm_content",
-        "landing page" | "landing page url" | "page url" | "page uri" => "landing_page",
-        "consent" | "gdpr consent" | "marketing consent" | "opt in" | "optin" => "consent",
-        "message"
-        | "comments"
-        | "comment"
-        | "description"
-        | "notes"
-        | "inquiry"
-        | "enquiry"
-        | "how can we help"
-        | "how can we help you" => "message",
-        _ => return None,
-    })
+        out
+    }
+
+    pub(crate) fn as_slice(&self) -> &[&'a str] {
+        &self.ids[..self.len]
+    }
 }
 
 /// Collects one lead's fields while an adapter walks a payload.
@@ -376,13 +645,14 @@ impl<'m> Sink<'m> {
         let mut candidate = key.to_owned();
         let mut n = 1usize;
         loop {
-            match self.custom.get(&candidate) {
-                None => {
-                    self.custom.insert(candidate, value);
+            // One lookup per candidate key (not a lookup and then an insert).
+            match self.custom.entry(candidate) {
+                Entry::Vacant(slot) => {
+                    slot.insert(value);
                     return;
                 }
-                Some(existing) if *existing == value => return,
-                Some(_) => {
+                Entry::Occupied(existing) if *existing.get() == value => return,
+                Entry::Occupied(_) => {
                     n += 1;
                     candidate = format!("{key}_{n}");
                 }
@@ -511,6 +781,141 @@ mod tests {
         fn ascii_fast_path_is_the_unicode_path(label in "[ -~]{0,40}") {
             proptest::prop_assert_eq!(ascii_words(&label), unicode_words(&label));
         }
+
+        #[test]
+        fn stack_buffer_path_is_the_allocating_one(
+            parts in proptest::collection::vec(proptest::prop_oneof![
+                proptest::strategy::Just("What's your ".to_owned()),
+                proptest::strategy::Just("please provide your".to_owned()),
+                proptest::strategy::Just("Expected deal value".to_owned()),
+                proptest::strategy::Just("E-mail".to_owned()),
+                proptest::strategy::Just("phone_number".to_owned()),
+                proptest::strategy::Just("firstName".to_owned()),
+                proptest::strategy::Just("utm_source".to_owned()),
+                proptest::strategy::Just(" 2".to_owned()),
+                proptest::strategy::Just("1234567890".repeat(7)),
+                "[ -~]{0,12}",
+                "[a-zA-Z0-9 _-]{0,12}",
+                "\\PC{0,3}",
+            ], 0..6)
+        ) {
+            let label = parts.concat();
+            proptest::prop_assert_eq!(default_canonical(&label), default_canonical_before(&label));
+        }
+    }
+
+    #[test]
+    fn names_are_sorted_and_match_the_old_table() {
+        assert!(NAMES.windows(2).all(|w| w[0].0 < w[1].0));
+        for (name, canonical) in NAMES {
+            assert_eq!(lookup_normalized_before(name), Some(canonical), "{name}");
+            assert_eq!(lookup_normalized(name), Some(canonical), "{name}");
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn table_lookup_is_the_old_match(n in "[a-z ]{0,22}") {
+            proptest::prop_assert_eq!(lookup_normalized(&n), lookup_normalized_before(&n));
+        }
+    }
+
+    /// The name lookup as it was before the sorted table.
+    #[rustfmt::skip]
+    fn lookup_normalized_before(n: &str) -> Option<&'static str> {
+        Some(match n {
+            "email" | "e mail" | "email address" | "e mail address" | "work email"
+            | "business email" | "user email" | "mail" | "email id" | "emailaddress"
+            | "work email address" => "email",
+            "phone" | "phone number" | "telephone" | "telephone number" | "tel" | "mobile"
+            | "mobile phone" | "mobile number" | "mobilephone" | "cell" | "cell phone"
+            | "work phone" | "business phone" | "user phone" | "phone no" | "contact number"
+            | "phonenumber" | "work phone number" => "phone",
+            "first name" | "firstname" | "given name" | "forename" => "first_name",
+            "last name" | "lastname" | "surname" | "family name" => "last_name",
+            "name" | "full name" | "fullname" | "contact name" => "name",
+            "company" | "company name" | "companyname" | "organization" | "organisation"
+            | "organization name" | "organisation name" | "business name" | "employer" => "company",
+            "website" | "web site" | "company website" | "website url" | "url" | "homepage" => {
+                "website"
+            }
+            "company domain" | "domain" => "company_domain",
+            "job title" | "jobtitle" | "title" | "position" | "role" | "job role" | "designation" => {
+                "job_title"
+            }
+            "country" | "country code" => "country",
+            "region" | "state" | "province" | "state province" | "state code" | "county" => "region",
+            "city" | "town" => "city",
+            "postal code" | "zip" | "zip code" | "zipcode" | "postcode" | "post code" => "postal_code",
+            "industry" => "industry",
+            "product interest" | "products" | "product" | "interested in" => "product_interest",
+            "seats" | "number of seats" | "seat count" | "licenses" | "number of licenses" => "seats",
+            "deal value" | "deal size" | "expected deal value" => "deal_value",
+            "currency" => "currency",
+            "score" | "lead score" => "score",
+            "language" | "preferred language" => "language",
+            "utm source" => "utm_source",
+            "utm medium" => "utm_medium",
+            "utm campaign" => "utm_campaign",
+            "utm term" => "utm_term",
+            "utm content" => "utm_content",
+            "landing page" | "landing page url" | "page url" | "page uri" => "landing_page",
+            "consent" | "gdpr consent" | "marketing consent" | "opt in" | "optin" => "consent",
+            "message"
+            | "comments"
+            | "comment"
+            | "description"
+            | "notes"
+            | "inquiry"
+            | "enquiry"
+            | "how can we help"
+            | "how can we help you" => "message",
+            _ => return None,
+        })
+    }
+
+    /// `default_canonical` as it was before the stack-buffer path.
+    fn default_canonical_before(label: &str) -> Option<&'static str> {
+        const MAX_LETTERS: usize = 40;
+        if label.is_ascii() && label.bytes().filter(u8::is_ascii_alphabetic).count() > MAX_LETTERS {
+            return None;
+        }
+        let n = normalize_label(label);
+        if let Some(c) = lookup_normalized_before(&n) {
+            return Some(c);
+        }
+        let (head, tail) = n.rsplit_once(' ')?;
+        if tail.chars().all(|c| c.is_ascii_digit()) {
+            return lookup_normalized_before(head);
+        }
+        None
+    }
+
+    #[test]
+    fn long_ascii_labels_take_the_allocating_path() {
+        let digits = "1234567890".repeat(20);
+        for label in [
+            format!("Email {digits}"),
+            format!("Phone {}", &digits[..WORDS_CAP - 6]),
+            format!("Phone {}", &digits[..WORDS_CAP - 5]),
+            format!("Your email {}", &digits[..WORDS_CAP - 11]),
+            format!("Please provide your expected deal value {}", &digits[..3]),
+            format!("please provide your expected deal value{}", &digits[..3]),
+            format!("Please provide your expected deal value x{}", &digits[..3]),
+            format!("{} Phone", &digits[..WORDS_CAP]),
+            format!("A{}", &digits[..WORDS_CAP]),
+            format!("Email {} x", &digits[..WORDS_CAP]),
+        ] {
+            assert_eq!(
+                default_canonical(&label),
+                default_canonical_before(&label),
+                "{label}"
+            );
+        }
+        assert_eq!(
+            default_canonical(&format!("Phone {}", &digits[..WORDS_CAP - 6])),
+            Some("phone")
+        );
     }
 
     #[test]

@@ -27,9 +27,11 @@ pub(crate) fn draft_owned(object: Map<String, Value>) -> Draft {
         }
         if key == "custom" {
             match value {
-                Value::Object(nested) => {
-                    d.custom
-                        .extend(nested.into_iter().filter(|(_, v)| keep_custom(v)));
+                Value::Object(mut nested) => {
+                    // Keys are unique: `d.custom` is still empty, so the map is kept as it is
+                    // rather than re-inserted key by key.
+                    nested.retain(|_, v| keep_custom(v));
+                    d.custom = nested;
                 }
                 Value::Null => {}
                 _ => d

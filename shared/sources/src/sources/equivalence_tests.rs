@@ -56,6 +56,8 @@ fn fixtures_and_odd_bodies() {
         &br#"{"data": {"fields": [{"key": "a", "key": 1, "label": "Email", "value": "x@y.z"}]}, "data": {"fields": [{"label": "Email", "value": "a@b.c", "value": null}]}}"#[..],
         br#"{"form_response": {"definition": {"fields": [{"id": "a", "ref": "email"}], "fields": 3, "title": null}, "answers": [{"type": "text", "text": "x", "field": {"id": "a"}}]}}"#,
         br#"{"form_response": {"definition": {"title": "T"}, "definition": [1]}}"#,
+        br#"{"form_response": {"answers": [{"type": "text", "text": "a", "text": "b", "x": 1, "field": {"id": 1}, "field": {"id": "a", "ref": 2, "type": "email"}}, {"type": "email", "x": 1, "x": 2}, {"text": "t", "text": "u"}, {"type": "type", "field": 3}, {"type": "field", "field": {"id": "a"}}, {"type": "choice", "choice": 1, "choice": {"other": null}}]}, "form_response": {"answers": 1}}"#,
+        br#"{"form_response": {"answers": [{"type": "text", "text": "a", "text": "b", "x": 1, "x": [2], "field": {"id": "b"}}, {"type": "choices", "choices": {"labels": ["x"], "other": "y"}}, "s", [1]], "definition": {"fields": [{"id": "b", "ref": "r1"}, {"id": "b", "title": "Email"}]}}}"#,
         br#"{"eventType": "FORM_RESPONSE", "data": {"fields": [{"type": "DROPDOWN", "value": ["o"], "options": [{"id": "o", "text": null}, {"id": "o"}, {"id": 1, "text": "n"}]}]}}"#,
         br#"{"data": {"fields": [{"label": "q\u00e9\"", "key": "k\n", "type": "MATRIX", "value": {"r": ["c"]}, "rows": [{"id": "r", "text": "Row"}], "columns": [{"id": "c", "text": {"t": 1}}]}]}}"#,
         br#"{"data": {"fields": {}}}"#,

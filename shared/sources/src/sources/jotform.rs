@@ -20,7 +20,7 @@
 use serde_json::{Map, Value};
 
 use crate::body::{self, BodyKind, ContentType};
-use crate::mapping::{Mapping, Sink, id_value};
+use crate::mapping::{Ids, Mapping, Sink, id_value};
 use crate::{Decoded, SourceError};
 
 /// Decodes a Jotform webhook body.
@@ -71,10 +71,8 @@ fn question_label(key: &str) -> Option<&str> {
 
 fn answer(sink: &mut Sink<'_>, key: &str, label: &str, value: Value) {
     let trimmed = label.trim_end_matches(|c: char| c.is_ascii_digit());
-    let ids: Vec<&str> = [key, label, trimmed]
-        .into_iter()
-        .filter(|s| !s.is_empty())
-        .collect();
+    let ids = Ids::non_empty([key, label, trimmed]);
+    let ids = ids.as_slice();
     match value {
         Value::Object(o) if o.contains_key("first") || o.contains_key("last") => {
             widget(
@@ -105,7 +103,7 @@ fn answer(sink: &mut Sink<'_>, key: &str, label: &str, value: Value) {
                     Value::String(parts.join(" "))
                 }
             };
-            sink.answer(&ids, key, full, Some("phone"));
+            sink.answer(ids, key, full, Some("phone"));
             for (part, v) in o {
                 sink.custom(&format!("{key}.{part}"), v);
             }
@@ -127,7 +125,7 @@ fn answer(sink: &mut Sink<'_>, key: &str, label: &str, value: Value) {
                 ],
             );
         }
-        v => sink.answer(&ids, key, v, None),
+        v => sink.answer(ids, key, v, None),
     }
 }
 

@@ -16,15 +16,16 @@
 //! * An `eventType` other than `FORM_RESPONSE` is [`SourceError::NotALead`].
 
 use std::borrow::Cow;
-use std::collections::HashMap;
+use std::fmt;
 
-use serde::de::MapAccess;
+use serde::de::value::{MapAccessDeserializer, SeqAccessDeserializer};
+use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value};
 
 use super::take;
 use crate::body::{BodyKind, ContentType};
 use crate::lenient::{self, Arr, FromMap, Obj, Text, rest_entry, skip_entry};
-use crate::mapping::{Mapping, Sink};
+use crate::mapping::{Ids, Mapping, Sink};
 use crate::{Decoded, SourceError, event_name};
 
 /// The body: `data` is read field by field, every other key as a value.
@@ -58,7 +59,72 @@ struct Field<'de> {
 #[derive(Default)]
 struct Choice<'de> {
     id: Text<'de>,
-    text: Option<Value>,
+    text: Option<Label<'de>>,
+}
+
+/// An option's text: borrowed from the body when it is a string without escapes (the usual
+/// case; only the chosen options' texts become values), else the value it was.
+enum Label<'de> {
+    Str(Cow<'de, str>),
+    Other(Value),
+}
+
+impl Label<'_> {
+    fn to_value(&self) -> Value {
+        match self {
+            Label::Str(s) => Value::String(s.to_string()),
+            Label::Other(v) => v.clone(),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Label<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Label<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_borrowed_str<E: de::Error>(self, s: &'de str) -> Result<Label<'de>, E> {
+                Ok(Label::Str(Cow::Borrowed(s)))
+            }
+            fn visit_str<E: de::Error>(self, s: &str) -> Result<Label<'de>, E> {
+                Ok(Label::Str(Cow::Owned(s.to_owned())))
+            }
+            fn visit_string<E: de::Error>(self, s: String) -> Result<Label<'de>, E> {
+                Ok(Label::Str(Cow::Owned(s)))
+            }
+            // The rest as `Value`'s own visitor builds them.
+            fn visit_bool<E: de::Error>(self, b: bool) -> Result<Label<'de>, E> {
+                Ok(Label::Other(Value::Bool(b)))
+            }
+            fn visit_i64<E: de::Error>(self, n: i64) -> Result<Label<'de>, E> {
+                Ok(Label::Other(Value::Number(n.into())))
+            }
+            fn visit_u64<E: de::Error>(self, n: u64) -> Result<Label<'de>, E> {
+                Ok(Label::Other(Value::Number(n.into())))
+            }
+            fn visit_f64<E: de::Error>(self, n: f64) -> Result<Label<'de>, E> {
+                Ok(Label::Other(
+                    serde_json::Number::from_f64(n).map_or(Value::Null, Value::Number),
+                ))
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Label<'de>, E> {
+                Ok(Label::Other(Value::Null))
+            }
+            fn visit_none<E: de::Error>(self) -> Result<Label<'de>, E> {
+                Ok(Label::Other(Value::Null))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Label<'de>, A::Error> {
+                Value::deserialize(SeqAccessDeserializer::new(seq)).map(Label::Other)
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Label<'de>, A::Error> {
+                Value::deserialize(MapAccessDeserializer::new(map)).map(Label::Other)
+            }
+        }
+        d.deserialize_any(V)
+    }
 }
 
 impl<'de> FromMap<'de> for Root<'de> {
@@ -183,60 +249,60 @@ fn field(sink: &mut Sink<'_>, f: Field<'_>) {
     let key = f.key.as_str().unwrap_or("");
     let label = f.label.as_str().unwrap_or("");
     let ty = f.ty.as_str().unwrap_or("");
-    let texts = option_texts(&f.options);
     let value = match ty {
-        "MULTIPLE_CHOICE" | "DROPDOWN" => match resolve(f.value, &texts) {
+        "MULTIPLE_CHOICE" | "DROPDOWN" => match resolve(f.value, Options(f.options.items())) {
             Value::Array(mut a) if a.len() == 1 => a.remove(0),
             v => v,
         },
-        "CHECKBOXES" | "MULTI_SELECT" | "RANKING" => resolve(f.value, &texts),
-        "MATRIX" => matrix(f.value, &option_texts(&f.rows), &option_texts(&f.columns)),
+        "CHECKBOXES" | "MULTI_SELECT" | "RANKING" => resolve(f.value, Options(f.options.items())),
+        "MATRIX" => matrix(f.value, Options(f.rows.items()), Options(f.columns.items())),
         _ => f.value,
     };
-    let ids: Vec<&str> = [key, label].into_iter().filter(|s| !s.is_empty()).collect();
+    let ids = Ids::non_empty([key, label]);
     let custom_key = if label.is_empty() { key } else { label };
     let fallback = match ty {
         "INPUT_EMAIL" => Some("email"),
         "INPUT_PHONE_NUMBER" => Some("phone"),
         _ => None,
     };
-    sink.answer(&ids, custom_key, value, fallback);
+    sink.answer(ids.as_slice(), custom_key, value, fallback);
 }
 
-/// Option ids to option texts (a later option with the same id wins).
-fn option_texts<'a>(options: &'a Arr<Obj<Choice<'_>>>) -> HashMap<&'a str, &'a Value> {
-    let mut out = HashMap::new();
-    for o in options.items() {
-        if let Obj::Object(Choice {
-            id: Text::Str(id),
-            text: Some(text),
-        }) = o
-        {
-            out.insert(id.as_ref(), text);
-        }
+/// Option ids to option texts (a later option with the same id wins; options without a string
+/// id or without a text do not count). A field has a handful of options: a scan is cheaper than
+/// hashing them.
+#[derive(Clone, Copy)]
+struct Options<'a, 'de>(&'a [Obj<Choice<'de>>]);
+
+impl<'a, 'de> Options<'a, 'de> {
+    fn get(self, id: &str) -> Option<&'a Label<'de>> {
+        self.0.iter().rev().find_map(|o| match o {
+            Obj::Object(Choice {
+                id: Text::Str(oid),
+                text: Some(text),
+            }) if oid == id => Some(text),
+            _ => None,
+        })
     }
-    out
 }
 
 /// Option ids to option texts (unknown ids are kept as they are).
-fn resolve(value: Value, texts: &HashMap<&str, &Value>) -> Value {
+fn resolve(value: Value, texts: Options<'_, '_>) -> Value {
     match value {
         Value::Array(a) => Value::Array(a.into_iter().map(|v| resolve(v, texts)).collect()),
-        Value::String(s) => texts
-            .get(s.as_str())
-            .map_or(Value::String(s), |t| (*t).clone()),
+        Value::String(s) => texts.get(&s).map_or(Value::String(s), Label::to_value),
         v => v,
     }
 }
 
-fn matrix(value: Value, rows: &HashMap<&str, &Value>, columns: &HashMap<&str, &Value>) -> Value {
+fn matrix(value: Value, rows: Options<'_, '_>, columns: Options<'_, '_>) -> Value {
     let Value::Object(cells) = value else {
         return value;
     };
     let mut out = Map::new();
     for (row, cols) in cells {
-        let row = match rows.get(row.as_str()) {
-            Some(Value::String(t)) => t.clone(),
+        let row = match rows.get(&row) {
+            Some(Label::Str(t)) => t.to_string(),
             _ => row,
         };
         out.insert(row, resolve(cols, columns));

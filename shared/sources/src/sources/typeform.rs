@@ -17,7 +17,6 @@
 //! * Any `event_type` other than `form_response` is [`SourceError::NotALead`].
 
 use std::borrow::Cow;
-use std::collections::HashMap;
 
 use serde::de::MapAccess;
 use serde_json::{Map, Value};
@@ -25,7 +24,7 @@ use serde_json::{Map, Value};
 use super::take;
 use crate::body::{BodyKind, ContentType};
 use crate::lenient::{self, Arr, FromMap, Obj, Text, rest_entry, skip_entry};
-use crate::mapping::{Mapping, Sink};
+use crate::mapping::{Ids, Mapping, Sink};
 use crate::{Decoded, SourceError, event_name};
 
 /// The body: `form_response` is read key by key, every other key as a value.
@@ -35,11 +34,64 @@ struct Root<'de> {
     rest: Map<String, Value>,
 }
 
-/// `form_response`: `definition` is read for what the adapter uses, every other key as a value.
+/// `form_response`: `definition` and `answers` are read for what the adapter uses, every other
+/// key as a value.
 #[derive(Default)]
 struct Response<'de> {
     definition: Obj<Definition<'de>>,
+    answers: Arr<Obj<Answer<'de>>>,
     rest: Map<String, Value>,
+}
+
+/// One answer: its `field` and `type`, and every other key as a value (in body order; a later
+/// repeat of a key wins, as in a `Map`). Not a `Map`: an answer is looked up once, by its type.
+#[derive(Default)]
+struct Answer<'de> {
+    field: Obj<FieldRef<'de>>,
+    ty: Text<'de>,
+    rest: Vec<(Cow<'de, str>, Value)>,
+}
+
+/// An answer's `field`.
+#[derive(Default)]
+struct FieldRef<'de> {
+    id: Text<'de>,
+    r#ref: Text<'de>,
+    ty: Text<'de>,
+}
+
+impl<'de> FromMap<'de> for Answer<'de> {
+    fn entry<A: MapAccess<'de>>(
+        &mut self,
+        key: Cow<'de, str>,
+        map: &mut A,
+    ) -> Result<(), A::Error> {
+        match key.as_ref() {
+            "field" => self.field = map.next_value()?,
+            "type" => self.ty = map.next_value()?,
+            _ => {
+                let value = map.next_value()?;
+                self.rest.push((key, value));
+            }
+        }
+        Ok(())
+    }
+}
+
+impl<'de> FromMap<'de> for FieldRef<'de> {
+    fn entry<A: MapAccess<'de>>(
+        &mut self,
+        key: Cow<'de, str>,
+        map: &mut A,
+    ) -> Result<(), A::Error> {
+        match key.as_ref() {
+            "id" => self.id = map.next_value()?,
+            "ref" => self.r#ref = map.next_value()?,
+            "type" => self.ty = map.next_value()?,
+            _ => skip_entry(map)?,
+        }
+        Ok(())
+    }
 }
 
 /// The form's schema: only the fields' identifiers and the title are used (the rest, most of
@@ -80,6 +132,7 @@ impl<'de> FromMap<'de> for Response<'de> {
     ) -> Result<(), A::Error> {
         match key.as_ref() {
             "definition" => self.definition = map.next_value()?,
+            "answers" => self.answers = map.next_value()?,
             _ => rest_entry(&mut self.rest, key, map)?,
         }
         Ok(())
@@ -117,8 +170,21 @@ impl<'de> FromMap<'de> for FieldDef<'de> {
     }
 }
 
-/// Field id to (ref, title), from `definition.fields`.
-type Defs<'a> = HashMap<&'a str, (Option<&'a str>, Option<&'a str>)>;
+/// `definition.fields`, looked up by field id (a later field with the same id wins). A form
+/// has tens of fields: a scan is cheaper than hashing every id.
+struct Defs<'a, 'de>(&'a [Obj<FieldDef<'de>>]);
+
+impl<'a> Defs<'a, '_> {
+    /// The (ref, title) of field `id`.
+    fn get(&self, id: &str) -> Option<(Option<&'a str>, Option<&'a str>)> {
+        self.0.iter().rev().find_map(|f| match f {
+            Obj::Object(f) if f.id.as_str() == Some(id) => {
+                Some((f.r#ref.as_str(), f.title.as_str()))
+            }
+            _ => None,
+        })
+    }
+}
 
 /// Decodes a Typeform webhook body.
 pub fn decode(ct: &ContentType, body: &[u8], mapping: &Mapping) -> Result<Decoded, SourceError> {
@@ -135,6 +201,7 @@ pub fn decode(ct: &ContentType, body: &[u8], mapping: &Mapping) -> Result<Decode
     }
     let Obj::Object(Response {
         definition,
+        answers,
         rest: mut resp,
     }) = form_response
     else {
@@ -149,18 +216,10 @@ pub fn decode(ct: &ContentType, body: &[u8], mapping: &Mapping) -> Result<Decode
         Obj::Object(d) => d,
         Obj::Other => Definition::default(),
     };
-    let mut defs: Defs<'_> = HashMap::new();
-    for f in definition.fields.items() {
-        if let Obj::Object(f) = f
-            && let Some(id) = f.id.as_str()
-        {
-            defs.insert(id, (f.r#ref.as_str(), f.title.as_str()));
-        }
-    }
-
-    if let Value::Array(answers) = take(&mut resp, "answers") {
+    let defs = Defs(definition.fields.items());
+    if let Arr::Array(answers) = answers {
         for a in answers {
-            let Value::Object(a) = a else { continue };
+            let Obj::Object(a) = a else { continue };
             answer(&mut sink, &defs, a);
         }
     }
@@ -211,26 +270,24 @@ pub fn decode(ct: &ContentType, body: &[u8], mapping: &Mapping) -> Result<Decode
     Ok(sink.finish())
 }
 
-fn answer(sink: &mut Sink<'_>, defs: &Defs<'_>, mut a: Map<String, Value>) {
-    let field = take(&mut a, "field");
-    let id = field.get("id").and_then(Value::as_str).unwrap_or("");
-    let (def_ref, title) = defs.get(id).copied().unwrap_or((None, None));
-    let r = field.get("ref").and_then(Value::as_str).or(def_ref);
-    let ty = take(&mut a, "type");
+fn answer(sink: &mut Sink<'_>, defs: &Defs<'_, '_>, a: Answer<'_>) {
+    let Answer { field, ty, rest } = a;
+    let field = match field {
+        Obj::Object(f) => f,
+        Obj::Other => FieldRef::default(),
+    };
+    let id = field.id.as_str().unwrap_or("");
+    let (def_ref, title) = defs.get(id).unwrap_or((None, None));
+    let r = field.r#ref.as_str().or(def_ref);
     let ty = ty.as_str().unwrap_or("");
-    let field_type = field.get("type").and_then(Value::as_str).unwrap_or("");
-    let value = typed_value(ty, &mut a);
+    let field_type = field.ty.as_str().unwrap_or("");
+    let value = typed_value(ty, rest);
 
-    let mut ids: Vec<&str> = Vec::with_capacity(3);
-    if let Some(r) = r {
-        ids.push(r);
-    }
-    if !id.is_empty() {
-        ids.push(id);
-    }
-    if let Some(t) = title {
-        ids.push(t);
-    }
+    let ids = Ids::of(
+        r.into_iter()
+            .chain(Some(id).filter(|id| !id.is_empty()))
+            .chain(title),
+    );
     let custom_key =
         r.filter(|r| !r.is_empty())
             .unwrap_or(if id.is_empty() { "answer" } else { id });
@@ -239,13 +296,27 @@ fn answer(sink: &mut Sink<'_>, defs: &Defs<'_>, mut a: Map<String, Value>) {
         ("phone_number", _) | (_, "phone_number") => Some("phone"),
         _ => None,
     };
-    sink.answer(&ids, custom_key, value, fallback);
+    sink.answer(ids.as_slice(), custom_key, value, fallback);
 }
 
-/// The value of a typed answer (`a` has had `field` and `type` removed).
-fn typed_value(ty: &str, a: &mut Map<String, Value>) -> Value {
+/// Takes the value of `key` out of an answer's other keys (the last one, as a `Map` keeps).
+fn take_key(rest: &mut Vec<(Cow<'_, str>, Value)>, key: &str) -> Option<Value> {
+    let i = rest.iter().rposition(|(k, _)| k == key)?;
+    let value = rest.swap_remove(i).1;
+    // Earlier repeats of the key were overwritten in a `Map`.
+    rest.retain(|(k, _)| k != key);
+    Some(value)
+}
+
+/// An answer's other keys as the object they were.
+fn object(rest: Vec<(Cow<'_, str>, Value)>) -> Value {
+    Value::Object(rest.into_iter().map(|(k, v)| (k.into_owned(), v)).collect())
+}
+
+/// The value of a typed answer (from its keys other than `field` and `type`).
+fn typed_value(ty: &str, mut a: Vec<(Cow<'_, str>, Value)>) -> Value {
     match ty {
-        "choice" => match take(a, "choice") {
+        "choice" => match take_key(&mut a, "choice").unwrap_or(Value::Null) {
             Value::Object(c) => c
                 .get("label")
                 .filter(|l| l.as_str().is_some_and(|s| !s.is_empty()))
@@ -254,7 +325,7 @@ fn typed_value(ty: &str, a: &mut Map<String, Value>) -> Value {
                 .unwrap_or(Value::Object(c)),
             other => other,
         },
-        "choices" => match take(a, "choices") {
+        "choices" => match take_key(&mut a, "choices").unwrap_or(Value::Null) {
             Value::Object(c) => {
                 let mut out: Vec<Value> = c
                     .get("labels")
@@ -268,9 +339,10 @@ fn typed_value(ty: &str, a: &mut Map<String, Value>) -> Value {
             }
             other => other,
         },
-        "" => Value::Object(std::mem::take(a)),
-        t => a
-            .remove(t)
-            .unwrap_or_else(|| Value::Object(std::mem::take(a))),
+        "" => object(a),
+        t => match take_key(&mut a, t) {
+            Some(v) => v,
+            None => object(a),
+        },
     }
 }
