@@ -310,8 +310,8 @@ fn read_lead(item: &Item) -> Result<LeadRecord, StoreError> {
 /// One conditional put of a commit, and the item it stands for if its condition fails.
 struct Write {
     item: Item,
-    expected: Option<u64>,
-    stale: Option<Stale>,
+    expected: u64,
+    stale: Stale,
 }
 
 impl Write {
@@ -320,13 +320,12 @@ impl Write {
             .table_name(table)
             .set_item(Some(self.item.clone()));
         match self.expected {
-            Some(0) => put = put.condition_expression("attribute_not_exists(pk)"),
-            Some(v) => {
+            0 => put = put.condition_expression("attribute_not_exists(pk)"),
+            v => {
                 put = put
                     .condition_expression("v = :expected")
                     .expression_attribute_values(":expected", AttributeValue::N(v.to_string()))
             }
-            None => {}
         }
         put.build().map_err(build_error)
     }
@@ -337,8 +336,8 @@ fn commit_writes(commit: &Commit) -> Result<Vec<Write>, StoreError> {
     for l in &commit.leads {
         writes.push(Write {
             item: lead_item(&l.item, l.expected_version + 1)?,
-            expected: Some(l.expected_version),
-            stale: Some(Stale::Lead(l.item.lead.id)),
+            expected: l.expected_version,
+            stale: Stale::Lead(l.item.lead.id),
         });
     }
     for r in &commit.reps {
@@ -346,8 +345,8 @@ fn commit_writes(commit: &Commit) -> Result<Vec<Write>, StoreError> {
         state.version = r.expected_version + 1;
         writes.push(Write {
             item: versioned_item(format!("REP#{}", state.rep), &state, state.version)?,
-            expected: Some(r.expected_version),
-            stale: Some(Stale::Rep(state.rep.clone())),
+            expected: r.expected_version,
+            stale: Stale::Rep(state.rep.clone()),
         });
     }
     for p in &commit.pools {
@@ -355,26 +354,26 @@ fn commit_writes(commit: &Commit) -> Result<Vec<Write>, StoreError> {
         state.version = p.expected_version + 1;
         writes.push(Write {
             item: versioned_item(format!("POOL#{}", state.pool), &state, state.version)?,
-            expected: Some(p.expected_version),
-            stale: Some(Stale::Pool(state.pool.clone())),
+            expected: p.expected_version,
+            stale: Stale::Pool(state.pool.clone()),
         });
     }
+    Ok(writes)
+}
+
+/// The commit's sticky-index entries (contact → owner), each with its assignment time in µs
+/// (also stored as `at`, for the newest-wins condition of [`put_sticky`]).
+fn sticky_items(commit: &Commit) -> Result<Vec<(Item, i64)>, StoreError> {
+    let mut items = Vec::with_capacity(commit.email_owners.len());
     for o in &commit.email_owners {
         let mut item = versioned_item(format!("CONTACT#{}", o.email), o, 1)?;
         let expires = o.at.timestamp() + CONTACT_TTL_DAYS * 86_400;
         item.insert("expires_at".into(), AttributeValue::N(expires.to_string()));
-        // The assignment time in µs, for the newest-wins condition of `put_sticky`.
-        item.insert(
-            "at".into(),
-            AttributeValue::N(o.at.timestamp_micros().to_string()),
-        );
-        writes.push(Write {
-            item,
-            expected: None,
-            stale: None,
-        });
+        let at = o.at.timestamp_micros();
+        item.insert("at".into(), AttributeValue::N(at.to_string()));
+        items.push((item, at));
     }
-    Ok(writes)
+    Ok(items)
 }
 
 impl DynamoStore {
@@ -818,9 +817,8 @@ impl RoutingStore for DynamoStore {
     /// one conditional `PutItem` each, sent together.
     #[instrument(skip_all, fields(items = commit.len()), err)]
     async fn commit(&self, commit: &Commit) -> Result<CommitOutcome, StoreError> {
-        let (sticky, writes): (Vec<Write>, Vec<Write>) = commit_writes(commit)?
-            .into_iter()
-            .partition(|w| w.expected.is_none() && w.stale.is_none());
+        let writes = commit_writes(commit)?;
+        let sticky = sticky_items(commit)?;
         let outcome = self.commit_conditional(&writes).await?;
         // The sticky-index entries (contact → owner) are hints for later leads: written after
         // the commit landed, outside the transaction, where each costs one write unit instead
@@ -828,8 +826,13 @@ impl RoutingStore for DynamoStore {
         // routed without the hint: logged, not an error.
         if matches!(outcome, CommitOutcome::Committed) && !sticky.is_empty() {
             let mut puts = tokio::task::JoinSet::new();
-            for w in sticky {
-                puts.spawn(put_sticky(self.client.clone(), self.table.clone(), w.item));
+            for (item, at) in sticky {
+                puts.spawn(put_sticky(
+                    self.client.clone(),
+                    self.table.clone(),
+                    item,
+                    at,
+                ));
             }
             while let Some(result) = puts.join_next().await {
                 match result {
@@ -849,18 +852,14 @@ impl RoutingStore for DynamoStore {
 /// entries of concurrent routers, or one delayed by retries, may arrive out of order, and the
 /// contact's next lead must go to the owner of their latest lead. An equal `at` is written again
 /// (a redelivered commit). Entries written before `at` existed are replaced.
-async fn put_sticky(client: Client, table: String, item: Item) -> Result<(), StoreError> {
-    let at = item
-        .get("at")
-        .cloned()
-        .unwrap_or(AttributeValue::N("0".into()));
+async fn put_sticky(client: Client, table: String, item: Item, at: i64) -> Result<(), StoreError> {
     let result = client
         .put_item()
         .table_name(table)
         .set_item(Some(item))
         .condition_expression("attribute_not_exists(#at) OR #at <= :at")
         .expression_attribute_names("#at", "at")
-        .expression_attribute_values(":at", at)
+        .expression_attribute_values(":at", AttributeValue::N(at.to_string()))
         .send()
         .await;
     match result {
@@ -895,7 +894,7 @@ impl DynamoStore {
                     Ok(_) => Ok(CommitOutcome::Committed),
                     Err(e) => match e.into_service_error() {
                         PutItemError::ConditionalCheckFailedException(_) => {
-                            Ok(CommitOutcome::Conflict(one.stale.iter().cloned().collect()))
+                            Ok(CommitOutcome::Conflict(vec![one.stale.clone()]))
                         }
                         other => Err(sdk_error(
                             "PutItem",
@@ -932,7 +931,7 @@ impl DynamoStore {
                                     .iter()
                                     .zip(reasons)
                                     .filter(|(_, r)| r.code() == Some("ConditionalCheckFailed"))
-                                    .filter_map(|(w, _)| w.stale.clone())
+                                    .map(|(w, _)| w.stale.clone())
                                     .collect();
                                 // A conflict with another transaction in flight names no item: retry.
                                 Ok(CommitOutcome::Conflict(stale))
