@@ -203,6 +203,15 @@ pub trait RoutingStore: Send + Sync {
     async fn get_reps(&self, ids: &[RepId]) -> Result<Vec<RepState>, StoreError>;
     /// A pool's rotation; a never-written pool reads as version 0.
     async fn get_pool(&self, id: &str) -> Result<PoolState, StoreError>;
+    /// [`RoutingStore::get_pool`] of each id, in order, in as few round trips as the store
+    /// allows (embedded: one database call).
+    async fn get_pools(&self, ids: &[String]) -> Result<Vec<PoolState>, StoreError> {
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
+            out.push(self.get_pool(id).await?);
+        }
+        Ok(out)
+    }
     /// Applies every write of `commit` if every condition holds, else none.
     async fn commit(&self, commit: &Commit) -> Result<CommitOutcome, StoreError>;
 }

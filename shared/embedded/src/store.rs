@@ -645,6 +645,19 @@ fn read_state(
         .ctx("state read")
 }
 
+/// Pool `id`'s rotation; version 0 if never written.
+fn read_pool(conn: &Connection, id: String) -> Result<PoolState, StoreError> {
+    match read_state(conn, "pools", &id)? {
+        None => Ok(PoolState::new(id)),
+        Some((version, body)) => {
+            let key = format!("pool/{id}");
+            let mut state: PoolState = from_json(&key, &body)?;
+            state.version = version_from_sql(&key, version)?;
+            Ok(state)
+        }
+    }
+}
+
 #[async_trait]
 impl RoutingStore for EmbeddedStore {
     #[instrument(skip_all, fields(reps = ids.len()), err)]
@@ -674,16 +687,17 @@ impl RoutingStore for EmbeddedStore {
     async fn get_pool(&self, id: &str) -> Result<PoolState, StoreError> {
         let id = id.to_owned();
         self.db
-            .run("get_pool", move |conn| {
-                match read_state(conn, "pools", &id)? {
-                    None => Ok(PoolState::new(id)),
-                    Some((version, body)) => {
-                        let key = format!("pool/{id}");
-                        let mut state: PoolState = from_json(&key, &body)?;
-                        state.version = version_from_sql(&key, version)?;
-                        Ok(state)
-                    }
-                }
+            .run("get_pool", move |conn| read_pool(conn, id))
+            .await
+    }
+
+    /// All in one database job.
+    #[instrument(skip_all, fields(pools = ids.len()), err)]
+    async fn get_pools(&self, ids: &[String]) -> Result<Vec<PoolState>, StoreError> {
+        let ids = ids.to_vec();
+        self.db
+            .run("get_pools", move |conn| {
+                ids.into_iter().map(|id| read_pool(conn, id)).collect()
             })
             .await
     }

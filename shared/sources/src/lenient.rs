@@ -7,6 +7,7 @@
 //! value, as a `serde_json::Map` does.
 
 use std::borrow::Cow;
+use std::collections::BTreeMap;
 use std::fmt;
 use std::marker::PhantomData;
 
@@ -24,10 +25,32 @@ pub(crate) trait FromMap<'de>: Default {
 
 /// Parses a JSON object body into `T`, with [`crate::body::json_object`]'s errors.
 pub(crate) fn object<'de, T: FromMap<'de>>(bytes: &'de [u8]) -> Result<T, SourceError> {
-    match serde_json::from_str::<Obj<T>>(crate::body::json_text(bytes)?) {
-        Ok(Obj::Object(t)) => Ok(t),
-        Ok(Obj::Other) => Err(SourceError::Malformed("body is not a JSON object")),
+    object_in_text(crate::body::json_text(bytes)?)?
+        .ok_or(SourceError::Malformed("body is not a JSON object"))
+}
+
+/// Parses JSON text into `T` when it is an object (`None` for any other value), failing on
+/// invalid JSON with [`crate::body::json`]'s error.
+pub(crate) fn object_in_text<'de, T: FromMap<'de>>(
+    text: &'de str,
+) -> Result<Option<T>, SourceError> {
+    match serde_json::from_str::<Obj<T>>(text) {
+        Ok(Obj::Object(t)) => Ok(Some(t)),
+        Ok(Obj::Other) => Ok(None),
         Err(_) => Err(SourceError::Malformed("body is not valid JSON")),
+    }
+}
+
+/// An object's entries as `Value`s under borrowed keys, in key order, a repeated key keeping
+/// its last value: what a `serde_json::Map` holds, without allocating the keys.
+impl<'de> FromMap<'de> for BTreeMap<Cow<'de, str>, Value> {
+    fn entry<A: MapAccess<'de>>(
+        &mut self,
+        key: Cow<'de, str>,
+        map: &mut A,
+    ) -> Result<(), A::Error> {
+        self.insert(key, map.next_value()?);
+        Ok(())
     }
 }
 

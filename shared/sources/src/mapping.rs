@@ -218,8 +218,10 @@ fn ascii_words_into<'b>(label: &str, buf: &'b mut [u8; WORDS_CAP]) -> Words<'b> 
     let mut long = false;
     let mut prev_lower = false;
     let mut pending_space = false;
+    // Whether the first word has been checked against [`is_first_word`].
+    let mut first_word_checked = false;
     // Writes `c`; false when it shows that the label names no known field.
-    let mut push = |c: u8, len: &mut usize| match buf.get_mut(*len) {
+    let mut push = |buf: &mut [u8; WORDS_CAP], c: u8, len: &mut usize| match buf.get_mut(*len) {
         Some(slot) => {
             *slot = c;
             *len += 1;
@@ -239,12 +241,22 @@ fn ascii_words_into<'b>(label: &str, buf: &'b mut [u8; WORDS_CAP]) -> Words<'b> 
             continue;
         }
         let upper = class & UPPER != 0;
-        if (pending_space || (upper && prev_lower)) && len != 0 && !push(b' ', &mut len) {
-            return Words::NoMatch;
+        if (pending_space || (upper && prev_lower)) && len != 0 {
+            // The first word is complete: most identifiers (question keys, ids) are ruled out
+            // here, before the rest is lower-cased and split.
+            if !first_word_checked {
+                if !is_first_word(&buf[..len]) {
+                    return Words::NoMatch;
+                }
+                first_word_checked = true;
+            }
+            if !push(buf, b' ', &mut len) {
+                return Words::NoMatch;
+            }
         }
         prev_lower = !upper;
         pending_space = false;
-        if !push(class & !UPPER, &mut len) {
+        if !push(buf, class & !UPPER, &mut len) {
             return Words::NoMatch;
         }
     }
@@ -256,6 +268,80 @@ fn ascii_words_into<'b>(label: &str, buf: &'b mut [u8; WORDS_CAP]) -> Words<'b> 
         Ok(n) => Words::Text(n),
         Err(_) => Words::Long,
     }
+}
+
+/// Whether `word` may begin a normalized label that names a known field. A known label is
+/// `[prefix] name [digits]`, so its first word is the first word of a name in [`NAMES`] or of
+/// a [`QUESTION_PREFIXES`] entry; this checks the length and the first and last bytes against
+/// those words (a pass is not a match, a refusal is certain). None of those words has a digit,
+/// so a first word cut short by the buffer (it then ends in a digit) is rightly refused.
+fn is_first_word(word: &[u8]) -> bool {
+    match (word.first(), word.last()) {
+        (Some(&first), Some(&last)) if word.len() <= MAX_FIRST_WORD_LEN => {
+            FIRST_WORD_BYTES[word.len()] & first_byte_bit_of(first) != 0
+                && LAST_WORD_BYTES[word.len()] & first_byte_bit_of(last) != 0
+        }
+        _ => false,
+    }
+}
+
+/// The first word of `s` (up to its first space).
+const fn first_word_len(s: &str) -> usize {
+    let b = s.as_bytes();
+    let mut i = 0;
+    while i < b.len() && b[i] != b' ' {
+        i += 1;
+    }
+    i
+}
+
+/// Bytes of the longest first word of [`NAMES`] and [`QUESTION_PREFIXES`].
+const MAX_FIRST_WORD_LEN: usize = {
+    let mut max = 0;
+    let mut i = 0;
+    while i < NAMES.len() {
+        if first_word_len(NAMES[i].0) > max {
+            max = first_word_len(NAMES[i].0);
+        }
+        i += 1;
+    }
+    let mut i = 0;
+    while i < QUESTION_PREFIXES.len() {
+        if first_word_len(QUESTION_PREFIXES[i]) > max {
+            max = first_word_len(QUESTION_PREFIXES[i]);
+        }
+        i += 1;
+    }
+    max
+};
+
+/// For each length, the first bytes of the first words of that length (as [`FIRST_BYTES`]).
+const FIRST_WORD_BYTES: [u32; MAX_FIRST_WORD_LEN + 1] = first_word_masks(false);
+
+/// For each length, the last bytes of the first words of that length.
+const LAST_WORD_BYTES: [u32; MAX_FIRST_WORD_LEN + 1] = first_word_masks(true);
+
+/// [`FIRST_WORD_BYTES`] (or, with `last`, [`LAST_WORD_BYTES`]).
+const fn first_word_masks(last: bool) -> [u32; MAX_FIRST_WORD_LEN + 1] {
+    const fn add(masks: &mut [u32; MAX_FIRST_WORD_LEN + 1], s: &str, last: bool) {
+        let len = first_word_len(s);
+        if len > 0 {
+            let b = s.as_bytes()[if last { len - 1 } else { 0 }];
+            masks[len] |= first_byte_bit_of(b);
+        }
+    }
+    let mut masks = [0; MAX_FIRST_WORD_LEN + 1];
+    let mut i = 0;
+    while i < NAMES.len() {
+        add(&mut masks, NAMES[i].0, last);
+        i += 1;
+    }
+    let mut i = 0;
+    while i < QUESTION_PREFIXES.len() {
+        add(&mut masks, QUESTION_PREFIXES[i], last);
+        i += 1;
+    }
+    masks
 }
 
 /// Marks an upper-case letter in [`BYTE_CLASS`].
@@ -470,7 +556,15 @@ const NAMES: [(&str, &str); 122] = [
 /// The bit of a name's first byte in [`FIRST_BYTES`] (`a` to `z`, and one for anything else).
 const fn first_byte_bit(n: &str) -> u32 {
     match n.as_bytes() {
-        [b @ b'a'..=b'z', ..] => 1 << (*b - b'a'),
+        [b, ..] => first_byte_bit_of(*b),
+        [] => 1 << 26,
+    }
+}
+
+/// [`first_byte_bit`] of a byte.
+const fn first_byte_bit_of(b: u8) -> u32 {
+    match b {
+        b'a'..=b'z' => 1 << (b - b'a'),
         _ => 1 << 26,
     }
 }
@@ -609,6 +703,13 @@ impl<'m> Sink<'m> {
     pub(crate) fn external_id(&mut self, value: &Value) {
         if self.external_id.is_none() {
             self.external_id = scalar_string(value);
+        }
+    }
+
+    /// [`Sink::external_id`] for a string (without building a `Value`).
+    pub(crate) fn external_id_text(&mut self, value: String) {
+        if self.external_id.is_none() && !value.trim().is_empty() {
+            self.external_id = Some(value);
         }
     }
 
@@ -792,6 +893,10 @@ mod tests {
                 proptest::strategy::Just("phone_number".to_owned()),
                 proptest::strategy::Just("firstName".to_owned()),
                 proptest::strategy::Just("utm_source".to_owned()),
+                proptest::strategy::Just("question_".to_owned()),
+                proptest::strategy::Just("Work".to_owned()),
+                proptest::strategy::Just("whats".to_owned()),
+                proptest::strategy::Just("E".to_owned()),
                 proptest::strategy::Just(" 2".to_owned()),
                 proptest::strategy::Just("1234567890".repeat(7)),
                 "[ -~]{0,12}",
@@ -801,6 +906,36 @@ mod tests {
         ) {
             let label = parts.concat();
             proptest::prop_assert_eq!(default_canonical(&label), default_canonical_before(&label));
+        }
+    }
+
+    /// The first-word filter refuses no label that names a field: every name, with each
+    /// question prefix or none, a digit suffix or none, in several spellings, maps as before.
+    #[test]
+    fn first_word_filter_keeps_every_known_label() {
+        for prefix in QUESTION_PREFIXES.iter().chain([&""]) {
+            for (name, _) in NAMES {
+                for suffix in ["", " 2", " 12"] {
+                    let words = format!("{prefix}{name}{suffix}");
+                    let snake = words.replace(' ', "_");
+                    let upper = words.to_ascii_uppercase().replace(' ', "-");
+                    let camel: String = words
+                        .split(' ')
+                        .enumerate()
+                        .map(|(i, w)| match (i, w.split_at_checked(1)) {
+                            (0, _) | (_, None) => w.to_owned(),
+                            (_, Some((h, t))) => h.to_ascii_uppercase() + t,
+                        })
+                        .collect();
+                    for label in [words.clone(), snake, upper, camel, format!(" {words}?")] {
+                        assert_eq!(
+                            default_canonical(&label),
+                            default_canonical_before(&label),
+                            "{label:?}"
+                        );
+                    }
+                }
+            }
         }
     }
 

@@ -1141,6 +1141,38 @@ pub async fn batch_reads_answer_in_order<S: Store + ?Sized>(store: &S) {
         ],
         "contract: email_owners must answer each key in order"
     );
+
+    // Pools: one written (version 1), one never written (version 0), asked in an order with a
+    // repeat.
+    let written = PoolState::new(unique("pool"));
+    let c = Commit {
+        pools: vec![Versioned {
+            expected_version: 0,
+            item: written.clone(),
+        }],
+        ..Commit::default()
+    };
+    assert_committed(&commit_of(store, c, "commit a pool").await, "pool");
+    let fresh = unique("pool");
+    let ids = vec![fresh.clone(), written.pool.clone(), fresh.clone()];
+    let got = store.get_pools(&ids).await.must("get_pools");
+    let mut want = Vec::new();
+    for id in &ids {
+        want.push(store.get_pool(id).await.must("get_pool"));
+    }
+    assert_eq!(
+        got, want,
+        "contract: get_pools must answer what get_pool does, in order"
+    );
+    assert_eq!(
+        got.iter().map(|p| p.version).collect::<Vec<_>>(),
+        vec![0, 1, 0],
+        "contract: get_pools reads written and never-written pools"
+    );
+    assert!(
+        store.get_pools(&[]).await.must("get_pools").is_empty(),
+        "contract: get_pools of no ids must be empty"
+    );
 }
 
 /// `list_leads` filters by status, owner and pool (combined with AND), newest first.

@@ -1,6 +1,7 @@
 //! The SLA contract: the sweeper's reassignment paths, the working-hours clock, escalation,
 //! out-of-office release and unassigned retry, driven through the [`Engine`] with a
-//! [`ManualClock`] over a real store, plus the races (sweeper against accept, two sweepers).
+//! [`ManualClock`] over a real store, plus the races (sweeper against accept, two sweepers),
+//! and sticky routing (a returning contact's owner, found by email, else by phone).
 //!
 //! Every adapter runs it, so the behaviour is the same on SQLite and DynamoDB:
 //!
@@ -72,6 +73,22 @@ impl Scene {
             panic!("contract: ingest failed: {e}");
         }
         id
+    }
+
+    /// Routes a new lead with these contacts; returns its owner.
+    async fn route_contact(&self, email: Option<String>, phone: Option<String>) -> String {
+        let lead = Lead {
+            id: Uuid::now_v7(),
+            received_at: self.engine.now(),
+            source: "web".into(),
+            email,
+            phone,
+            ..Lead::default()
+        };
+        match self.engine.ingest(lead).await {
+            Ok(Routed::Assigned { rep }) => rep,
+            other => panic!("contract: not assigned: {other:?}"),
+        }
     }
 
     async fn get(&self, id: Uuid) -> LeadRecord {
@@ -158,7 +175,84 @@ pub async fn sla_contract(store: Arc<dyn Store>) {
     absent_owner_leads_move_on(store.clone()).await;
     claim_pool_takes_overdue_leads_back(store.clone()).await;
     any_available_and_accepted_leads(store.clone()).await;
-    stranded_hand_back_is_finished_by_the_sweep(store).await;
+    stranded_hand_back_is_finished_by_the_sweep(store.clone()).await;
+    sticky_owner_by_email_then_phone(store).await;
+}
+
+/// Three reps in rotation, sticky routing on.
+const STICKY: &str = r#"
+[settings]
+sticky_days = 30
+[[reps]]
+id = "{p}a"
+[[reps]]
+id = "{p}b"
+[[reps]]
+id = "{p}c"
+[[pools]]
+id = "{p}sales"
+members = ["{p}a", "{p}b", "{p}c"]
+strategy = "round_robin"
+[[rules]]
+name = "default"
+pool = "{p}sales"
+"#;
+
+/// A returning contact goes to its earlier owner: found by email, else by phone, the email's
+/// owner winning when both have one; a lead id sent again with other contacts is routed by
+/// the contacts stored first.
+pub async fn sticky_owner_by_email_then_phone(store: Arc<dyn Store>) {
+    let s = Scene::new(store.clone(), STICKY);
+    let email = |name: &str| Some(format!("{name}@{}example.com", s.p));
+    let phone = Some(format!("+1202{:07}", Uuid::now_v7().as_u128() % 10_000_000));
+    let route = |email, phone| s.route_contact(email, phone);
+
+    let first = route(email("ana"), phone.clone()).await;
+    let by_email = route(email("ana"), None).await;
+    assert_eq!(by_email, first, "contract: same email, same owner");
+    let by_phone = route(email("bo"), phone.clone()).await;
+    assert_eq!(
+        by_phone, first,
+        "contract: no owner by email, same phone: same owner"
+    );
+    // New contacts take the next reps in rotation: one of them gets another owner.
+    let mut other = None;
+    for n in 0..3 {
+        let name = format!("cy{n}");
+        let rep = route(email(&name), None).await;
+        if rep != first {
+            other = Some((name, rep));
+            break;
+        }
+    }
+    let Some((name, other)) = other else {
+        panic!("contract: the rotation never moved on from {first}");
+    };
+    let both = route(email(&name), phone.clone()).await;
+    assert_eq!(
+        both, other,
+        "contract: the email's owner wins over the phone's"
+    );
+
+    // Stored first with Ana's email (a crash before routing), then sent again with the email
+    // of another rep's contact: the stored contacts count.
+    let mut lead = Lead {
+        id: Uuid::now_v7(),
+        received_at: s.engine.now(),
+        source: "web".into(),
+        email: email("ana"),
+        ..Lead::default()
+    };
+    if let Err(e) = store.insert_lead(&LeadRecord::received(lead.clone())).await {
+        panic!("contract: insert failed: {e}");
+    }
+    lead.email = email(&name);
+    match s.engine.ingest(lead).await {
+        Ok(Routed::Assigned { rep }) => {
+            assert_eq!(rep, first, "contract: routed by the stored lead's contacts");
+        }
+        other => panic!("contract: not assigned: {other:?}"),
+    }
 }
 
 /// A decline writes the hand-back, then routes; a crash in between leaves the lead `queued`

@@ -22,7 +22,7 @@ use crate::ports::{Clock, Commit, CommitOutcome, EmailOwner, Queue, Store, Store
 use crate::record::{HistoryEntry, LeadRecord, LeadStatus, RepId};
 use crate::routing::{self, Requirements, Snapshot};
 use crate::sla;
-use crate::state::{Availability, OutOfOffice, RepState};
+use crate::state::{Availability, OutOfOffice, PoolState, RepState};
 
 mod sweep;
 
@@ -375,16 +375,35 @@ impl Engine {
         let (results, already) = self
             .optimistic("route", move || async move {
                 let cfg = self.config();
-                // The chunk's leads and their earlier owners in two or three store calls, not
-                // two or three per lead.
+                // The chunk's leads and their contacts' earlier owners: one store call each,
+                // not one per lead, sent at once (one round trip on the embedded store). The
+                // owners are those of the contacts as received, which are the stored leads'
+                // contacts too unless a lead id came again with other contacts (those are
+                // looked up again below).
                 let ids: Vec<Uuid> = leads.iter().map(|l| l.id).collect();
-                let stored = self.store.get_leads(&ids).await?;
+                let incoming: Vec<&Lead> = leads.iter().collect();
+                let (stored, mut previous) = tokio::try_join!(
+                    async { self.store.get_leads(&ids).await.map_err(EngineError::from) },
+                    self.previous_owners(&cfg, &incoming)
+                )?;
                 let routing_leads: Vec<&Lead> = leads
                     .iter()
                     .zip(&stored)
                     .map(|(lead, rec)| rec.as_ref().map_or(lead, |r| &r.lead))
                     .collect();
-                let previous = self.previous_owners(&cfg, &routing_leads).await?;
+                let changed: Vec<usize> = (0..leads.len())
+                    .filter(|&i| {
+                        let (a, b) = (&leads[i], routing_leads[i]);
+                        a.email != b.email || a.phone != b.phone
+                    })
+                    .collect();
+                if !changed.is_empty() {
+                    let again: Vec<&Lead> = changed.iter().map(|&i| routing_leads[i]).collect();
+                    let owners = self.previous_owners(&cfg, &again).await?;
+                    for (i, owner) in changed.into_iter().zip(owners) {
+                        previous[i] = owner;
+                    }
+                }
                 let (mut rep_ids, mut pool_ids): (Vec<RepId>, Vec<String>) =
                     (Vec::new(), Vec::new());
                 for (lead, owner) in routing_leads.iter().zip(&previous) {
@@ -486,10 +505,10 @@ impl Engine {
         Err(EngineError::Contention)
     }
 
-    /// The owner of the latest lead with the same email, else the same phone (sticky routing
-    /// and repeat detection).
-    /// Each lead's earlier owner, by its email, else by its phone: one batched read of the
-    /// emails, then one of the phones of the leads whose email found no owner.
+    /// Each lead's earlier owner: the latest owner of a lead with its email, else of one with
+    /// its phone (sticky routing and repeat detection). One store call for every lead's email
+    /// and phone together: a phone is read even when the email finds an owner (one more read,
+    /// for a repeat contact only), so that routing waits for one round trip instead of two.
     async fn previous_owners(
         &self,
         cfg: &RoutingConfig,
@@ -499,22 +518,26 @@ impl Engine {
         if cfg.settings.sticky_days == 0 {
             return Ok(owners);
         }
-        let (at, keys): (Vec<usize>, Vec<String>) = leads
-            .iter()
-            .enumerate()
-            .filter_map(|(i, l)| Some((i, l.email.clone()?)))
-            .unzip();
-        for (i, owner) in at.into_iter().zip(self.store.email_owners(&keys).await?) {
-            owners[i] = owner;
+        // Each lead's keys in order, email before phone, so the first owner found is the
+        // email's.
+        let (mut at, mut keys) = (Vec::new(), Vec::new());
+        for (i, lead) in leads.iter().enumerate() {
+            if let Some(email) = &lead.email {
+                at.push(i);
+                keys.push(email.clone());
+            }
+            if let Some(phone) = &lead.phone {
+                at.push(i);
+                keys.push(routing::phone_key(phone));
+            }
         }
-        let (at, keys): (Vec<usize>, Vec<String>) = leads
-            .iter()
-            .enumerate()
-            .filter(|(i, _)| owners[*i].is_none())
-            .filter_map(|(i, l)| Some((i, routing::phone_key(l.phone.as_ref()?))))
-            .unzip();
+        if keys.is_empty() {
+            return Ok(owners);
+        }
         for (i, owner) in at.into_iter().zip(self.store.email_owners(&keys).await?) {
-            owners[i] = owner;
+            if owners[i].is_none() {
+                owners[i] = owner;
+            }
         }
         Ok(owners)
     }
@@ -525,17 +548,13 @@ impl Engine {
         pool_ids: &[String],
         email_owner: Option<EmailOwner>,
     ) -> Result<Snapshot, EngineError> {
-        let reps: HashMap<RepId, RepState> = self
-            .store
-            .get_reps(rep_ids)
-            .await?
-            .into_iter()
-            .map(|s| (s.rep.clone(), s))
-            .collect();
-        let mut pools = HashMap::new();
-        for id in pool_ids {
-            pools.insert(id.clone(), self.store.get_pool(id).await?);
-        }
+        // Both reads at once: on the embedded store they land in one database round trip (a
+        // routing batch makes several in a row, each waiting for the database thread).
+        let (reps, pools) =
+            tokio::try_join!(self.store.get_reps(rep_ids), self.store.get_pools(pool_ids))?;
+        let reps: HashMap<RepId, RepState> = reps.into_iter().map(|s| (s.rep.clone(), s)).collect();
+        let pools: HashMap<String, PoolState> =
+            pools.into_iter().map(|p| (p.pool.clone(), p)).collect();
         Ok(Snapshot {
             reps,
             pools,

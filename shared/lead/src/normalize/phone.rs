@@ -19,6 +19,12 @@ pub(crate) enum Phone {
 /// in national format (ignored for numbers starting with `+`). Never panics: the parser has panicked on odd input in the past, so it
 /// runs under `catch_unwind` and a panic counts as an invalid number.
 pub(crate) fn normalize(raw: &str, region: Option<&str>) -> Phone {
+    normalize_with(raw, region, true)
+}
+
+/// [`normalize`]; `shortcut` enables [`reparse_is_identity`] (off only to test it against the
+/// full reparse).
+fn normalize_with(raw: &str, region: Option<&str>, shortcut: bool) -> Phone {
     // A number in international format does not depend on the region; the parser sometimes
     // rejects one when given a region anyway (`+39 06 ...` with `JP`).
     let international = raw.trim_start().starts_with('+');
@@ -36,7 +42,7 @@ pub(crate) fn normalize(raw: &str, region: Option<&str>) -> Phone {
         // renormalization drop a phone it had accepted. A number parsed without a hint was
         // already read the way its E.164 form will be, so the second parse (half the cost of
         // normalizing a lead) is only paid for hinted ones.
-        if id.is_some() {
+        if id.is_some() && !(shortcut && reparse_is_identity(&number)) {
             let reparsed = phonenumber::parse(None, &e164).ok()?;
             if !phonenumber::is_valid(&reparsed)
                 || reparsed.format().mode(Mode::E164).to_string() != e164
@@ -54,6 +60,23 @@ pub(crate) fn normalize(raw: &str, region: Option<&str>) -> Phone {
         Ok(Some(phone)) => phone,
         _ => Phone::Invalid,
     }
+}
+
+/// Whether parsing `number`'s E.164 form without a region certainly gives back `number`'s
+/// country code and national number, so that the reparse in [`normalize`] would accept it
+/// (validity and E.164 output depend on those alone): true for NANP numbers (+1) whose
+/// national number has 10 digits and starts with 2-9, most hinted parses in practice.
+///
+/// Why, in `phonenumber` 0.3: `+1` is split off as the country code (codes are prefix-free),
+/// leaving the 10 digits; no NANP region's national prefix (`1`) or prefix-for-parsing pattern
+/// (`([2-9]\d{6})$|1`: seven digits to the end, or `1`) matches at the start of 10 digits
+/// starting 2-9, so nothing is stripped. `shortcut_matches_the_reparse` checks it against the
+/// full reparse on a systematic set of numbers, formats and regions.
+fn reparse_is_identity(number: &phonenumber::PhoneNumber) -> bool {
+    let national = number.national();
+    number.country().code() == 1
+        && national.zeros() == 0
+        && (2_000_000_000..10_000_000_000).contains(&national.value())
 }
 
 /// Whether a raw phone value has enough digits to be a phone number at all; `n/a`, `-` or
@@ -137,6 +160,60 @@ mod tests {
             Some("+4930901820")
         );
         assert_eq!(e164("030 901820", Some("not a region")), None);
+    }
+
+    /// The NANP shortcut gives what the full reparse gives: every area code 200-999 (a sample
+    /// of them in debug builds, where parsing is slow), a spread of exchanges and lines, in
+    /// national, dotted, trunk-prefixed, IDD and international formats, from NANP and other
+    /// regions.
+    #[test]
+    fn shortcut_matches_the_reparse() {
+        let npa_step = if cfg!(debug_assertions) { 17 } else { 1 };
+        let mut shortcuts = 0;
+        let mut checked = 0;
+        for npa in (200..1000).step_by(npa_step) {
+            for (nxx, line) in [
+                (200, "0000"),
+                (211, "1234"),
+                (555, "0100"),
+                (555, "1234"),
+                (234, "5678"),
+                (911, "0199"),
+                (999, "9999"),
+                (100, "2345"),
+                (2, "1234"),
+            ] {
+                for raw in [
+                    format!("({npa}) {nxx:03}-{line}"),
+                    format!("{npa}.{nxx:03}.{line}"),
+                    format!("1 {npa} {nxx:03} {line}"),
+                    format!("001 {npa} {nxx:03} {line}"),
+                    format!("011 1 {npa}-{nxx:03}-{line}"),
+                    format!("+1 {npa} {nxx:03} {line}"),
+                    format!("{npa}{nxx:03}{line} ext. 12"),
+                ] {
+                    for region in ["US", "CA", "JM", "BB", "DE", "GB", "FR"] {
+                        let fast = normalize_with(&raw, Some(region), true);
+                        let slow = normalize_with(&raw, Some(region), false);
+                        assert_eq!(fast, slow, "{raw} from {region}");
+                        checked += 1;
+                        let parsed = region
+                            .parse()
+                            .ok()
+                            .and_then(|id| phonenumber::parse(Some(id), &raw).ok());
+                        if parsed.is_some_and(|n| {
+                            !raw.starts_with('+')
+                                && reparse_is_identity(&n)
+                                && phonenumber::is_valid(&n)
+                        }) {
+                            shortcuts += 1;
+                        }
+                    }
+                }
+            }
+        }
+        // The set must exercise the shortcut, not only numbers it does not apply to.
+        assert!(shortcuts * 8 > checked, "{shortcuts} of {checked}");
     }
 
     #[test]

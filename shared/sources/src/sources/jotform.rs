@@ -17,32 +17,50 @@
 //!   `ip`, `username`, `type`, `webhookURL` go to `custom`. `pretty` (a human-readable
 //!   rendering of the same answers) is not kept.
 
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+
 use serde_json::{Map, Value};
 
-use crate::body::{self, BodyKind, ContentType};
-use crate::mapping::{Ids, Mapping, Sink, id_value};
+use crate::body::{self, BodyKind, ContentType, Field};
+use crate::lenient;
+use crate::mapping::{Ids, Mapping, Sink};
 use crate::{Decoded, SourceError};
+
+/// The outer fields this adapter reads itself (not passed on to `custom` as they are).
+const OWN_FIELDS: [&str; 5] = [
+    "rawRequest",
+    "pretty",
+    "submissionID",
+    "formID",
+    "formTitle",
+];
 
 /// Decodes a Jotform webhook body.
 pub fn decode(ct: &ContentType, bytes: &[u8], mapping: &Mapping) -> Result<Decoded, SourceError> {
     let mut outer = match ct.kind {
         BodyKind::Multipart(_) | BodyKind::UrlEncoded | BodyKind::Missing => {
-            body::pairs_to_object(body::form_pairs(ct, bytes)?)
+            body::form_fields(ct, bytes)?
         }
         _ => return Err(ct.unsupported("jotform")),
     };
-    let raw = match outer.remove("rawRequest") {
-        Some(Value::String(s)) => match body::json(s.as_bytes())? {
-            Value::Object(o) => o,
-            _ => return Err(SourceError::Malformed("rawRequest is not a JSON object")),
-        },
+    // Fields are taken in name order, a repeated name's values in body order, as they were
+    // when folded into a map (the order decides custom-key clashes and which value is kept).
+    // The sort is stable.
+    outer.sort_by(|a, b| a.0.cmp(&b.0));
+    let raw_text = match field(&mut outer, "rawRequest") {
+        [(_, s)] => std::mem::take(s),
         _ => return Err(SourceError::Malformed("rawRequest field is missing")),
     };
-    drop(outer.remove("pretty"));
+    // The keys borrow from `raw_text`; sorted, a repeated key keeping its last value, as in
+    // the `Value` object this was read into before.
+    let raw: BTreeMap<Cow<'_, str>, Value> = lenient::object_in_text(&raw_text)?
+        .ok_or(SourceError::Malformed("rawRequest is not a JSON object"))?;
 
     let mut sink = Sink::new(mapping);
-    if let Some(id) = outer.remove("submissionID") {
-        sink.external_id(&id);
+    // A repeated `submissionID` was an array, which is no id.
+    if let [(_, id)] = field(&mut outer, "submissionID") {
+        sink.external_id_text(std::mem::take(id).into_owned());
     }
     for (k, v) in raw {
         match question_label(&k) {
@@ -51,14 +69,37 @@ pub fn decode(ct: &ContentType, bytes: &[u8], mapping: &Mapping) -> Result<Decod
         }
     }
     for (from, to) in [("formID", "form_id"), ("formTitle", "form_title")] {
-        if let Some(v) = outer.remove(from) {
-            sink.meta(to, id_value(v));
+        if let Some(v) = value(field(&mut outer, from)) {
+            sink.meta(to, v);
         }
     }
-    for (k, v) in outer {
-        sink.meta(&k, v);
+    for group in outer.chunk_by_mut(|a, b| a.0 == b.0) {
+        if !OWN_FIELDS.contains(&group[0].0.as_ref()) {
+            let name = std::mem::take(&mut group[0].0);
+            if let Some(v) = value(group) {
+                sink.meta(&name, v);
+            }
+        }
     }
     Ok(sink.finish())
+}
+
+/// The fields named `name` in `sorted` (in body order).
+fn field<'s, 'a>(sorted: &'s mut [Field<'a>], name: &str) -> &'s mut [Field<'a>] {
+    let start = sorted.partition_point(|(k, _)| k.as_ref() < name);
+    let len = sorted[start..].partition_point(|(k, _)| k.as_ref() == name);
+    &mut sorted[start..start + len]
+}
+
+/// A field's value as the map of fields held it: a string, or an array of a repeated name's
+/// values. Taken out of `fields` (`None` when there are none).
+fn value(fields: &mut [Field<'_>]) -> Option<Value> {
+    let take = |(_, v): &mut Field<'_>| Value::String(std::mem::take(v).into_owned());
+    match fields {
+        [] => None,
+        [one] => Some(take(one)),
+        many => Some(Value::Array(many.iter_mut().map(take).collect())),
+    }
 }
 
 /// `q12_fullName12` -> `fullName12`.

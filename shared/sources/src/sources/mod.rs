@@ -15,6 +15,7 @@ pub mod webflow;
 
 #[cfg(test)]
 mod before {
+    pub mod jotform;
     pub mod tally;
     pub mod typeform;
 }
