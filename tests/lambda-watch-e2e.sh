@@ -59,10 +59,12 @@ step "building the functions (debug) before the emulator starts"
 # dependencies' features would unify differently, and the emulator would rebuild them.
 timeout 900 cargo build --locked --bin leadrouter-ingest
 timeout 900 cargo build --locked --bin leadrouter-router
-timeout 900 cargo test --locked -p leadrouter-aws --test lambda_watch_steps --no-run
+# `--workspace`: the features of `cargo test --workspace`, whose build this reuses
+# (`-p leadrouter-aws` alone would compile the AWS SDK once more with other features).
+timeout 900 cargo test --locked --workspace --test lambda_watch_steps --no-run
 steps() { # a step of shared/aws/tests/lambda_watch_steps.rs
   MOTO_URL="$moto_url" E2E_DIR="$work" timeout 60 \
-    cargo test --locked -q -p leadrouter-aws --test lambda_watch_steps -- --ignored --exact "$@" --nocapture
+    cargo test --locked -q --workspace --test lambda_watch_steps -- --ignored --exact "$@" --nocapture
 }
 
 step "moto"

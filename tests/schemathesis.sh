@@ -29,7 +29,9 @@ if [ ! -x .venv/bin/schemathesis ]; then
   .venv/bin/pip install --quiet --disable-pip-version-check 'schemathesis>=4,<5'
 fi
 
-cargo build --quiet --locked -p leadrouter
+# `--bin`, as tests/lambda-watch-e2e.sh builds the functions: the same dependency features, so
+# after it nothing but this binary is compiled (`-p leadrouter` would rebuild the AWS SDK).
+cargo build --quiet --locked --bin leadrouter
 bin="$target/debug/leadrouter"
 
 work=$(mktemp -d)
