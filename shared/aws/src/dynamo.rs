@@ -781,6 +781,18 @@ impl LeadStore for DynamoStore {
     }
 }
 
+/// A pool's state from its item, or a fresh state if it was never written.
+fn pool_state(item: Option<&Item>, id: &str) -> Result<PoolState, StoreError> {
+    match item {
+        Some(item) => {
+            let mut state: PoolState = read_body(item)?;
+            state.version = read_version(item);
+            Ok(state)
+        }
+        None => Ok(PoolState::new(id)),
+    }
+}
+
 #[async_trait]
 impl RoutingStore for DynamoStore {
     #[instrument(skip(self), err)]
@@ -802,14 +814,19 @@ impl RoutingStore for DynamoStore {
 
     #[instrument(skip(self), err)]
     async fn get_pool(&self, id: &str) -> Result<PoolState, StoreError> {
-        match self.get(format!("POOL#{id}")).await? {
-            Some(item) => {
-                let mut state: PoolState = read_body(&item)?;
-                state.version = read_version(&item);
-                Ok(state)
-            }
-            None => Ok(PoolState::new(id)),
-        }
+        pool_state(self.get(format!("POOL#{id}")).await?.as_ref(), id)
+    }
+
+    /// One `BatchGetItem` for all of them (strongly consistent), not a `GetItem` per pool in
+    /// turn: a batch that spans pools waits for one round trip.
+    #[instrument(skip(self), err)]
+    async fn get_pools(&self, ids: &[String]) -> Result<Vec<PoolState>, StoreError> {
+        let keys: Vec<String> = ids.iter().map(|id| format!("POOL#{id}")).collect();
+        let found = self.batch_get(&keys).await?;
+        keys.iter()
+            .zip(ids)
+            .map(|(key, id)| pool_state(found.get(key), id))
+            .collect()
     }
 
     /// One item: a conditional `PutItem`. More: one `TransactWriteItems` (all or nothing, and

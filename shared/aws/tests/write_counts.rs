@@ -431,3 +431,55 @@ async fn write_requests_per_routed_lead_by_batch_size() {
         "batching must not cost more writes: {per_lead:?}"
     );
 }
+
+/// A batch whose leads go to two pools reads both pools in one `BatchGetItem` (not a `GetItem`
+/// per pool in turn): the batch's reads are its leads and their contacts' sticky owners side by
+/// side, then its reps and its pools side by side, four requests whatever the number of pools.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_reads_its_pools_in_one_request() {
+    const TWO_POOLS: &str = "[[reps]]\nid = \"a\"\n[[reps]]\nid = \"b\"\n[[pools]]\nid = \"p\"\nmembers = [\"a\"]\nstrategy = \"round_robin\"\n[[pools]]\nid = \"q\"\nmembers = [\"b\"]\nstrategy = \"round_robin\"\n[[rules]]\nname = \"web\"\npool = \"q\"\nwhen = { field = \"source\", equals = \"web\" }\n[[rules]]\nname = \"default\"\npool = \"p\"\n";
+    let moto = moto(true).await;
+    let config = sdk(&moto).await;
+    let table = "leadrouter-two-pools";
+    create_table(&aws_sdk_dynamodb::Client::new(&config), table)
+        .await
+        .expect("table");
+    let counter = Counter::default();
+    let client = aws_sdk_dynamodb::Client::from_conf(
+        aws_sdk_dynamodb::config::Builder::from(&config)
+            .interceptor(counter.clone())
+            .build(),
+    );
+    let store = Arc::new(DynamoStore::new(client, table.to_owned()));
+    let cfg = RoutingConfig::parse(TWO_POOLS, Format::Toml, "t.toml").expect("config");
+    let engine = Engine::new(store, cfg, Arc::new(SystemClock));
+    let leads: Vec<Lead> = (0..10)
+        .map(|i| Lead {
+            id: Uuid::now_v7(),
+            received_at: chrono::Utc::now(),
+            source: if i % 2 == 0 { "web" } else { "api" }.into(),
+            email: Some(format!("p{i}@corp{i}.de")),
+            ..Lead::default()
+        })
+        .collect();
+    let routed = engine.route_batch(leads).await.expect("routed");
+    let owners: Vec<&str> = routed
+        .iter()
+        .map(|r| match r {
+            Routed::Assigned { rep } => rep.as_str(),
+            other => panic!("not assigned: {other:?}"),
+        })
+        .collect();
+    assert_eq!(owners, ["b", "a", "b", "a", "b", "a", "b", "a", "b", "a"]);
+    let counts = counter.take();
+    let reads: HashMap<&str, usize> = counts
+        .iter()
+        .filter(|(op, _)| !WRITES.contains(&op.as_str()))
+        .map(|(op, n)| (op.as_str(), *n))
+        .collect();
+    assert_eq!(
+        reads,
+        HashMap::from([("BatchGetItem", 4)]),
+        "reads of a two-pool batch: {counts:?}"
+    );
+}

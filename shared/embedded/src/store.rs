@@ -645,6 +645,19 @@ fn read_state(
         .ctx("state read")
 }
 
+/// Rep `id`'s state; version 0 if never written.
+fn read_rep(conn: &Connection, id: RepId) -> Result<RepState, StoreError> {
+    match read_state(conn, "reps", &id)? {
+        None => Ok(RepState::new(id)),
+        Some((version, body)) => {
+            let key = format!("rep/{id}");
+            let mut state: RepState = from_json(&key, &body)?;
+            state.version = version_from_sql(&key, version)?;
+            Ok(state)
+        }
+    }
+}
+
 /// Pool `id`'s rotation; version 0 if never written.
 fn read_pool(conn: &Connection, id: String) -> Result<PoolState, StoreError> {
     match read_state(conn, "pools", &id)? {
@@ -665,20 +678,7 @@ impl RoutingStore for EmbeddedStore {
         let ids = ids.to_vec();
         self.db
             .run("get_reps", move |conn| {
-                let mut out = Vec::with_capacity(ids.len());
-                for id in ids {
-                    let state = match read_state(conn, "reps", &id)? {
-                        None => RepState::new(id),
-                        Some((version, body)) => {
-                            let key = format!("rep/{id}");
-                            let mut state: RepState = from_json(&key, &body)?;
-                            state.version = version_from_sql(&key, version)?;
-                            state
-                        }
-                    };
-                    out.push(state);
-                }
-                Ok(out)
+                ids.into_iter().map(|id| read_rep(conn, id)).collect()
             })
             .await
     }
