@@ -15,9 +15,9 @@ step() { printf '\n==> %s\n' "$*"; }
 export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"
 target="${CARGO_TARGET_DIR:-$root/target}"
 
-# CI's disk is small: a run that kept every step's build products peaked at 7.5 GB and once ran
+# CI's disk is small: a run that kept every step's build products peaked at 8.6 GB and once ran
 # out of space. Each step's products are deleted as soon as no later step needs them (peak
-# ~3 GB, docs/reliability.md#the-test-suites-disk); KEEP_BUILDS=1 keeps them for a faster
+# 3.4 GB, docs/reliability.md#the-test-suites-disk); KEEP_BUILDS=1 keeps them for a faster
 # second run. Every later step builds with the same feature sets as an earlier one (`--workspace`
 # for tests, `--bin` for binaries), so nothing is compiled twice.
 prune() {
@@ -60,7 +60,7 @@ step "cargo fmt --check"
 cargo fmt --all -- --check
 
 step "cargo clippy"
-# In its own directory: clippy's check-mode metadata (~1 GB) is never reused by a build.
+# In its own directory: clippy's check-mode metadata (~0.5 GB) is never reused by a build.
 cargo clippy --workspace --all-targets --locked --target-dir "$target/clippy" -- -D warnings
 prune "$target/clippy"
 
