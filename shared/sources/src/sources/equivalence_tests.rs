@@ -164,6 +164,17 @@ fn defects_in_skipped_parts_are_rejected_as_before() {
     }
 }
 
+/// A JSON scalar: null, a bool, an integer, a float, or one of `strings`.
+fn json_leaf(strings: impl Strategy<Value = String>) -> impl Strategy<Value = Value> {
+    prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::Bool),
+        any::<i64>().prop_map(|n| json!(n)),
+        any::<f64>().prop_map(|f| json!(f)),
+        strings.prop_map(Value::String),
+    ]
+}
+
 /// Arbitrary JSON, biased towards the keys the two adapters read.
 fn json_value() -> impl Strategy<Value = Value> {
     let key = prop_oneof![
@@ -185,22 +196,15 @@ fn json_value() -> impl Strategy<Value = Value> {
         Just("MATRIX".to_owned()),
         "[a-z_]{1,6}",
     ];
-    let leaf = prop_oneof![
-        Just(Value::Null),
-        any::<bool>().prop_map(Value::Bool),
-        any::<i64>().prop_map(|n| json!(n)),
-        any::<f64>().prop_map(|f| json!(f)),
-        prop_oneof![
-            Just("MULTIPLE_CHOICE".to_owned()),
-            Just("CHECKBOXES".to_owned()),
-            Just("MATRIX".to_owned()),
-            Just("INPUT_EMAIL".to_owned()),
-            Just("a@b.de".to_owned()),
-            Just("id1".to_owned()),
-            ".{0,8}",
-        ]
-        .prop_map(Value::String),
-    ];
+    let leaf = json_leaf(prop_oneof![
+        Just("MULTIPLE_CHOICE".to_owned()),
+        Just("CHECKBOXES".to_owned()),
+        Just("MATRIX".to_owned()),
+        Just("INPUT_EMAIL".to_owned()),
+        Just("a@b.de".to_owned()),
+        Just("id1".to_owned()),
+        ".{0,8}",
+    ]);
     leaf.prop_recursive(4, 48, 6, move |inner| {
         prop_oneof![
             prop::collection::vec(inner.clone(), 0..5).prop_map(Value::Array),
@@ -426,20 +430,13 @@ mod jotform {
             Just("country"),
             Just("x"),
         ];
-        let leaf = prop_oneof![
-            Just(Value::Null),
-            any::<bool>().prop_map(Value::Bool),
-            any::<i64>().prop_map(|n| json!(n)),
-            any::<f64>().prop_map(|f| json!(f)),
-            prop_oneof![
-                Just("a@b.de".to_owned()),
-                Just("(555) 555-1234".to_owned()),
-                Just(" ".to_owned()),
-                Just("John Doe".to_owned()),
-                ".{0,8}",
-            ]
-            .prop_map(Value::String),
-        ];
+        let leaf = json_leaf(prop_oneof![
+            Just("a@b.de".to_owned()),
+            Just("(555) 555-1234".to_owned()),
+            Just(" ".to_owned()),
+            Just("John Doe".to_owned()),
+            ".{0,8}",
+        ]);
         let value = leaf.prop_recursive(3, 24, 5, move |inner| {
             prop_oneof![
                 prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
