@@ -54,6 +54,9 @@ fn check_renormalizes(lead: Lead) {
 /// One webhook delivery to `source`.
 pub fn source(source: &str, data: &[u8]) {
     let ct = content_type(data);
+    if matches!(source, "typeform" | "tally") {
+        json_verdict_is_serde_jsons(source, &ct, data);
+    }
     let leads = leads_from_payload(&CONFIG, source, &ct, data, received_at(), None, &|i| {
         Uuid::from_u128(i as u128 + 1)
     });
@@ -62,6 +65,27 @@ pub fn source(source: &str, data: &[u8]) {
             check_renormalizes(lead);
         }
     }
+}
+
+/// The Typeform and Tally adapters read JSON with their own validating reader
+/// (`leadrouter_sources::json_reader`): a body is refused as invalid JSON exactly when
+/// serde_json refuses it.
+fn json_verdict_is_serde_jsons(source: &str, ct: &str, data: &[u8]) {
+    if data.len() > leadrouter_sources::MAX_BODY_BYTES || ct != "application/json" {
+        return;
+    }
+    let decoded = leadrouter_sources::decode_all(source, ct, data, &Default::default());
+    let refused = matches!(
+        decoded,
+        Err(leadrouter_sources::SourceError::Malformed(
+            "body is not valid JSON"
+        ))
+    );
+    let valid = serde_json::from_slice::<serde_json::Value>(data).is_ok();
+    assert_eq!(
+        refused, !valid,
+        "{source}: the reader and serde_json disagree"
+    );
 }
 
 fn intake(source: &str) -> Intake {

@@ -1,6 +1,7 @@
 //! Reading large payloads without building a `serde_json::Value` for the parts an adapter only
-//! looks into (a form's schema, choice options): those are read as borrowed strings, and
-//! everything else as values, exactly as [`crate::body::json_object`] would have.
+//! looks into (a form's schema, choice options): those are read as borrowed strings or skipped
+//! with [`crate::json_reader`], and everything else as values, exactly as
+//! [`crate::body::json_object`] would have.
 //!
 //! Every type here accepts any JSON (a value of another shape is read and ignored), so only
 //! malformed JSON fails, with the same error as `json_object`, and a repeated key keeps its last
@@ -8,65 +9,65 @@
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
-use std::fmt;
-use std::marker::PhantomData;
 
-use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value};
 
 use crate::SourceError;
+use crate::json_reader::{Invalid, Reader};
+
+/// A value read from a [`Reader`] in the shape an adapter wants.
+pub(crate) trait Read<'a>: Sized {
+    /// Reads the next value (one of any other shape is read and ignored).
+    fn read(r: &mut Reader<'a>) -> Result<Self, Invalid>;
+}
 
 /// A JSON object read key by key: `entry` reads (or skips) the value of each key.
-pub(crate) trait FromMap<'de>: Default {
-    /// Reads the value of `key` from `map` (it must call `next_value` exactly once).
-    fn entry<A: MapAccess<'de>>(&mut self, key: Cow<'de, str>, map: &mut A)
-    -> Result<(), A::Error>;
+pub(crate) trait FromMap<'a>: Default {
+    /// Reads the value of `key` from `r` (it must read or skip exactly one value).
+    fn entry(&mut self, key: Cow<'a, str>, r: &mut Reader<'a>) -> Result<(), Invalid>;
 }
 
 /// Parses a JSON object body into `T`, with [`crate::body::json_object`]'s errors.
-pub(crate) fn object<'de, T: FromMap<'de>>(bytes: &'de [u8]) -> Result<T, SourceError> {
+pub(crate) fn object<'a, T: FromMap<'a>>(bytes: &'a [u8]) -> Result<T, SourceError> {
     object_in_text(crate::body::json_text(bytes)?)?
         .ok_or(SourceError::Malformed("body is not a JSON object"))
 }
 
 /// Parses JSON text into `T` when it is an object (`None` for any other value), failing on
 /// invalid JSON with [`crate::body::json`]'s error.
-pub(crate) fn object_in_text<'de, T: FromMap<'de>>(
-    text: &'de str,
-) -> Result<Option<T>, SourceError> {
-    match serde_json::from_str::<Obj<T>>(text) {
+pub(crate) fn object_in_text<'a, T: FromMap<'a>>(text: &'a str) -> Result<Option<T>, SourceError> {
+    let mut r = Reader::new(text);
+    match Obj::<T>::read(&mut r).and_then(|o| r.finish().map(|()| o)) {
         Ok(Obj::Object(t)) => Ok(Some(t)),
         Ok(Obj::Other) => Ok(None),
-        Err(_) => Err(SourceError::Malformed("body is not valid JSON")),
+        Err(Invalid) => Err(SourceError::Malformed("body is not valid JSON")),
     }
 }
 
 /// An object's entries as `Value`s under borrowed keys, in key order, a repeated key keeping
 /// its last value: what a `serde_json::Map` holds, without allocating the keys.
-impl<'de> FromMap<'de> for BTreeMap<Cow<'de, str>, Value> {
-    fn entry<A: MapAccess<'de>>(
-        &mut self,
-        key: Cow<'de, str>,
-        map: &mut A,
-    ) -> Result<(), A::Error> {
-        self.insert(key, map.next_value()?);
+impl<'a> FromMap<'a> for BTreeMap<Cow<'a, str>, Value> {
+    fn entry(&mut self, key: Cow<'a, str>, r: &mut Reader<'a>) -> Result<(), Invalid> {
+        self.insert(key, r.value()?);
         Ok(())
     }
 }
 
 /// Stores `key`'s value as a `Value` in `rest` (the keys an adapter passes on as they are).
-pub(crate) fn rest_entry<'de, A: MapAccess<'de>>(
+pub(crate) fn rest_entry<'a>(
     rest: &mut Map<String, Value>,
-    key: Cow<'de, str>,
-    map: &mut A,
-) -> Result<(), A::Error> {
-    rest.insert(key.into_owned(), map.next_value()?);
+    key: Cow<'a, str>,
+    r: &mut Reader<'a>,
+) -> Result<(), Invalid> {
+    rest.insert(key.into_owned(), r.value()?);
     Ok(())
 }
 
-/// Reads and drops `key`'s value (a key the adapter does not keep).
-pub(crate) fn skip_entry<'de, A: MapAccess<'de>>(map: &mut A) -> Result<(), A::Error> {
-    map.next_value::<Skip>().map(|_| ())
+/// Any JSON value, as serde_json builds it.
+impl<'a> Read<'a> for Value {
+    fn read(r: &mut Reader<'a>) -> Result<Self, Invalid> {
+        r.value()
+    }
 }
 
 /// A JSON object read as `T`, or any other value (ignored).
@@ -77,6 +78,19 @@ pub(crate) enum Obj<T> {
     /// Missing, or not an object.
     #[default]
     Other,
+}
+
+impl<'a, T: FromMap<'a>> Read<'a> for Obj<T> {
+    fn read(r: &mut Reader<'a>) -> Result<Self, Invalid> {
+        if !r.object()? {
+            return Ok(Obj::Other);
+        }
+        let mut t = T::default();
+        while let Some(key) = r.key()? {
+            t.entry(key, r)?;
+        }
+        Ok(Obj::Object(t))
+    }
 }
 
 /// A JSON array, or any other value (ignored).
@@ -99,11 +113,28 @@ impl<T> Arr<T> {
     }
 }
 
+impl<'a, T: Read<'a>> Read<'a> for Arr<T> {
+    fn read(r: &mut Reader<'a>) -> Result<Self, Invalid> {
+        if !r.array()? {
+            return Ok(Arr::Other);
+        }
+        let mut items = Vec::new();
+        while r.item()? {
+            if items.is_empty() {
+                // A form's field list would otherwise be copied at 4, 8 and 16 items.
+                items.reserve(16);
+            }
+            items.push(T::read(r)?);
+        }
+        Ok(Arr::Array(items))
+    }
+}
+
 /// A JSON string, borrowed from the body when it has no escapes, or any other value (ignored).
 #[derive(Debug, Default)]
-pub(crate) enum Text<'de> {
+pub(crate) enum Text<'a> {
     /// It was a string.
-    Str(Cow<'de, str>),
+    Str(Cow<'a, str>),
     /// Missing, or not a string.
     #[default]
     Other,
@@ -119,167 +150,9 @@ impl Text<'_> {
     }
 }
 
-/// A map key, borrowed when it has no escapes.
-struct Key<'de>(Cow<'de, str>);
-
-impl<'de> Deserialize<'de> for Key<'de> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        match Text::deserialize(d)? {
-            Text::Str(s) => Ok(Key(s)),
-            Text::Other => Err(de::Error::custom("map key is not a string")),
-        }
-    }
-}
-
-/// The scalar visits every lenient type ignores (the shape it wants is handled by the caller).
-macro_rules! ignore_scalars {
-    ($other:expr) => {
-        fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
-            Ok($other)
-        }
-        fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
-            Ok($other)
-        }
-        fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
-            Ok($other)
-        }
-        fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
-            Ok($other)
-        }
-        fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-            Ok($other)
-        }
-        fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
-            Ok($other)
-        }
-    };
-}
-
-/// Any JSON value, read and dropped. Not `serde::de::IgnoredAny`: serde_json skips that without
-/// the checks it makes when it builds a `Value` (nesting depth, UTF-8, number range), and a body
-/// `json_object` rejects must stay rejected.
-struct Skip;
-
-impl<'de> Deserialize<'de> for Skip {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = Skip;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("any JSON value")
-            }
-            fn visit_str<E: de::Error>(self, _: &str) -> Result<Skip, E> {
-                Ok(Skip)
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Skip, A::Error> {
-                skip_seq(seq).map(|()| Skip)
-            }
-            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Skip, A::Error> {
-                skip_map(map).map(|()| Skip)
-            }
-            ignore_scalars!(Skip);
-        }
-        d.deserialize_any(V)
-    }
-}
-
-/// Reads and drops the rest of a sequence or map, so any value can stand where another shape
-/// was expected.
-fn skip_seq<'de, A: SeqAccess<'de>>(mut seq: A) -> Result<(), A::Error> {
-    while seq.next_element::<Skip>()?.is_some() {}
-    Ok(())
-}
-
-fn skip_map<'de, A: MapAccess<'de>>(mut map: A) -> Result<(), A::Error> {
-    while map.next_entry::<Skip, Skip>()?.is_some() {}
-    Ok(())
-}
-
-impl<'de> Deserialize<'de> for Text<'de> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = Text<'de>;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("any JSON value")
-            }
-            fn visit_borrowed_str<E: de::Error>(self, s: &'de str) -> Result<Text<'de>, E> {
-                Ok(Text::Str(Cow::Borrowed(s)))
-            }
-            fn visit_str<E: de::Error>(self, s: &str) -> Result<Text<'de>, E> {
-                Ok(Text::Str(Cow::Owned(s.to_owned())))
-            }
-            fn visit_string<E: de::Error>(self, s: String) -> Result<Text<'de>, E> {
-                Ok(Text::Str(Cow::Owned(s)))
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Text<'de>, A::Error> {
-                skip_seq(seq).map(|()| Text::Other)
-            }
-            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Text<'de>, A::Error> {
-                skip_map(map).map(|()| Text::Other)
-            }
-            ignore_scalars!(Text::Other);
-        }
-        d.deserialize_any(V)
-    }
-}
-
-impl<'de, T: FromMap<'de>> Deserialize<'de> for Obj<T> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V<T>(PhantomData<T>);
-        impl<'de, T: FromMap<'de>> Visitor<'de> for V<T> {
-            type Value = Obj<T>;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("any JSON value")
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Obj<T>, A::Error> {
-                let mut t = T::default();
-                while let Some(Key(key)) = map.next_key()? {
-                    t.entry(key, &mut map)?;
-                }
-                Ok(Obj::Object(t))
-            }
-            fn visit_str<E: de::Error>(self, _: &str) -> Result<Obj<T>, E> {
-                Ok(Obj::Other)
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Obj<T>, A::Error> {
-                skip_seq(seq).map(|()| Obj::Other)
-            }
-            ignore_scalars!(Obj::Other);
-        }
-        d.deserialize_any(V(PhantomData))
-    }
-}
-
-impl<'de, T: Deserialize<'de>> Deserialize<'de> for Arr<T> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V<T>(PhantomData<T>);
-        impl<'de, T: Deserialize<'de>> Visitor<'de> for V<T> {
-            type Value = Arr<T>;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("any JSON value")
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Arr<T>, A::Error> {
-                let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0));
-                while let Some(item) = seq.next_element()? {
-                    if items.is_empty() {
-                        // serde_json gives no size hint; a form's field list would otherwise
-                        // be copied at 4, 8 and 16 items.
-                        items.reserve(16);
-                    }
-                    items.push(item);
-                }
-                Ok(Arr::Array(items))
-            }
-            fn visit_str<E: de::Error>(self, _: &str) -> Result<Arr<T>, E> {
-                Ok(Arr::Other)
-            }
-            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Arr<T>, A::Error> {
-                skip_map(map).map(|()| Arr::Other)
-            }
-            ignore_scalars!(Arr::Other);
-        }
-        d.deserialize_any(V(PhantomData))
+impl<'a> Read<'a> for Text<'a> {
+    fn read(r: &mut Reader<'a>) -> Result<Self, Invalid> {
+        Ok(r.text()?.map_or(Text::Other, Text::Str))
     }
 }
 
@@ -294,16 +167,12 @@ mod tests {
         rest: Map<String, Value>,
     }
 
-    impl<'de> FromMap<'de> for Probe<'de> {
-        fn entry<A: MapAccess<'de>>(
-            &mut self,
-            key: Cow<'de, str>,
-            map: &mut A,
-        ) -> Result<(), A::Error> {
+    impl<'a> FromMap<'a> for Probe<'a> {
+        fn entry(&mut self, key: Cow<'a, str>, r: &mut Reader<'a>) -> Result<(), Invalid> {
             match key.as_ref() {
-                "name" => self.name = map.next_value()?,
-                "list" => self.list = map.next_value()?,
-                _ => rest_entry(&mut self.rest, key, map)?,
+                "name" => self.name = Read::read(r)?,
+                "list" => self.list = Read::read(r)?,
+                _ => rest_entry(&mut self.rest, key, r)?,
             }
             Ok(())
         }

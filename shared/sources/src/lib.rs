@@ -46,6 +46,7 @@
 
 pub mod auth;
 pub mod body;
+mod json_reader;
 mod lenient;
 pub mod mapping;
 pub mod sources;

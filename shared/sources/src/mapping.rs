@@ -177,23 +177,15 @@ fn unicode_words(label: &str) -> String {
 /// Deliberately conservative: a wrong guess would make normalization reject the lead, whereas
 /// an unmapped field is merely kept in `custom`.
 pub fn default_canonical(label: &str) -> Option<&'static str> {
-    if label.is_ascii() {
-        // A long question ("Thanks! What's it like where you live? ...") cannot be a known
-        // name: normalizing keeps every letter, and a name with its question prefix has at most
-        // `WORDS_CAP - 1` bytes. Counting letters (one vectorized pass) rules most out first.
-        if label.bytes().filter(u8::is_ascii_alphabetic).count() >= WORDS_CAP {
-            return None;
-        }
-        // Every answer's identifiers come through here: normalized into a stack buffer, and
-        // given up on as soon as the label cannot be a known name.
-        let mut buf = [0u8; WORDS_CAP];
-        match ascii_words_into(label, &mut buf) {
-            Words::Text(n) => return canonical_of_normalized(strip_question(n)),
-            Words::NoMatch => return None,
-            Words::Long => {}
-        }
+    // Every answer's identifiers come through here: an ASCII label is normalized into a stack
+    // buffer, and given up on as soon as it cannot be a known name (most identifiers and long
+    // questions are refused by their first word, or when they outgrow the buffer).
+    let mut buf = [0u8; WORDS_CAP];
+    match ascii_words_into(label, &mut buf) {
+        Words::Text(n) => canonical_of_normalized(strip_question(n)),
+        Words::NoMatch => None,
+        Words::Long | Words::NotAscii => canonical_of_normalized(&normalize_label(label)),
     }
-    canonical_of_normalized(&normalize_label(label))
 }
 
 /// A normalized label that names a known field is its question prefix (at most
@@ -210,9 +202,13 @@ enum Words<'b> {
     NoMatch,
     /// Longer than [`WORDS_CAP`], digits only from there: left to the allocating path.
     Long,
+    /// Not ASCII (from a byte before anything else was decided): left to the Unicode path.
+    NotAscii,
 }
 
-/// [`ascii_words`] into `buf`.
+/// [`ascii_words`] into `buf`, for a label that is ASCII up to where the result is decided. A
+/// non-ASCII character only changes the normalized label from its own position on, so a first
+/// word or an overflow seen before it is decided as [`unicode_words`] would decide it.
 fn ascii_words_into<'b>(label: &str, buf: &'b mut [u8; WORDS_CAP]) -> Words<'b> {
     let mut len = 0;
     let mut long = false;
@@ -234,7 +230,10 @@ fn ascii_words_into<'b>(label: &str, buf: &'b mut [u8; WORDS_CAP]) -> Words<'b> 
         None => false,
     };
     for &c in label.as_bytes() {
-        let class = BYTE_CLASS[usize::from(c & 0x7f)];
+        if !c.is_ascii() {
+            return Words::NotAscii;
+        }
+        let class = BYTE_CLASS[usize::from(c)];
         if class == 0 {
             prev_lower = false;
             pending_space = true;
@@ -423,8 +422,54 @@ fn lookup_normalized(n: &str) -> Option<&'static str> {
     if n.len() > MAX_NAME_LEN || FIRST_BYTES[n.len()] & first_byte_bit(n) == 0 {
         return None;
     }
-    NAMES.iter().find(|(name, _)| *name == n).map(|(_, c)| *c)
+    let (start, end) = BY_LENGTH[n.len()];
+    NAMES_BY_LENGTH[start..end]
+        .iter()
+        .find(|(name, _)| *name == n)
+        .map(|(_, c)| *c)
 }
+
+/// [`NAMES`] ordered by length (stable, so alphabetical within a length): a lookup compares
+/// only the names of its own length.
+const NAMES_BY_LENGTH: [(&str, &str); NAMES.len()] = {
+    let mut out = NAMES;
+    // Insertion sort (const fns have no `sort`); 122 names, at compile time.
+    let mut i = 1;
+    while i < out.len() {
+        let mut j = i;
+        while j > 0 && out[j - 1].0.len() > out[j].0.len() {
+            let t = out[j - 1];
+            out[j - 1] = out[j];
+            out[j] = t;
+            j -= 1;
+        }
+        i += 1;
+    }
+    out
+};
+
+/// For each length, the range of [`NAMES_BY_LENGTH`] holding the names of that length.
+const BY_LENGTH: [(usize, usize); MAX_NAME_LEN + 1] = {
+    let mut ranges = [(0, 0); MAX_NAME_LEN + 1];
+    let mut i = 0;
+    while i < NAMES_BY_LENGTH.len() {
+        let len = NAMES_BY_LENGTH[i].0.len();
+        if ranges[len].1 == 0 {
+            ranges[len].0 = i;
+        }
+        ranges[len].1 = i + 1;
+        i += 1;
+    }
+    // Lengths without names: an empty range.
+    let mut len = 0;
+    while len <= MAX_NAME_LEN {
+        if ranges[len].1 == 0 {
+            ranges[len] = (0, 0);
+        }
+        len += 1;
+    }
+    ranges
+};
 
 /// Normalized field names the heuristics know, with their canonical field (sorted, for
 /// reading; a scan that compares lengths first beats a binary search, which compares bytes).
@@ -902,6 +947,8 @@ mod tests {
                 "[ -~]{0,12}",
                 "[a-zA-Z0-9 _-]{0,12}",
                 "\\PC{0,3}",
+                // Non-ASCII letters (one lower-cases to ASCII) among ASCII ones.
+                "[a-zA-Z _éÉİ\u{212A}]{0,12}",
             ], 0..6)
         ) {
             let label = parts.concat();

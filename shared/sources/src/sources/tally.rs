@@ -16,29 +16,37 @@
 //! * An `eventType` other than `FORM_RESPONSE` is [`SourceError::NotALead`].
 
 use std::borrow::Cow;
-use std::fmt;
 
-use serde::de::value::{MapAccessDeserializer, SeqAccessDeserializer};
-use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value};
 
-use super::take;
 use crate::body::{BodyKind, ContentType};
-use crate::lenient::{self, Arr, FromMap, Obj, Text, rest_entry, skip_entry};
+use crate::json_reader::{Invalid, Reader};
+use crate::lenient::{self, Arr, FromMap, Obj, Read, Text, rest_entry};
 use crate::mapping::{Ids, Mapping, Sink};
 use crate::{Decoded, SourceError, event_name};
 
-/// The body: `data` is read field by field, every other key as a value.
+/// The body: `data` is read field by field, the keys the adapter handles itself as values
+/// (null when absent), every other key as a value in `rest`.
 #[derive(Default)]
 struct Root<'de> {
     data: Obj<Data<'de>>,
+    event_type: Value,
+    event_id: Value,
+    created_at: Value,
     rest: Map<String, Value>,
 }
 
-/// `data`: `fields` is read field by field, every other key as a value.
+/// `data`: `fields` is read field by field, the keys the adapter handles itself as values,
+/// every other key as a value in `rest`.
 #[derive(Default)]
 struct Data<'de> {
     fields: Arr<Obj<Field<'de>>>,
+    response_id: Value,
+    submission_id: Value,
+    respondent_id: Value,
+    form_id: Value,
+    form_name: Value,
+    created_at: Value,
     rest: Map<String, Value>,
 }
 
@@ -78,113 +86,67 @@ impl Label<'_> {
     }
 }
 
-impl<'de> Deserialize<'de> for Label<'de> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = Label<'de>;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("any JSON value")
-            }
-            fn visit_borrowed_str<E: de::Error>(self, s: &'de str) -> Result<Label<'de>, E> {
-                Ok(Label::Str(Cow::Borrowed(s)))
-            }
-            fn visit_str<E: de::Error>(self, s: &str) -> Result<Label<'de>, E> {
-                Ok(Label::Str(Cow::Owned(s.to_owned())))
-            }
-            fn visit_string<E: de::Error>(self, s: String) -> Result<Label<'de>, E> {
-                Ok(Label::Str(Cow::Owned(s)))
-            }
-            // The rest as `Value`'s own visitor builds them.
-            fn visit_bool<E: de::Error>(self, b: bool) -> Result<Label<'de>, E> {
-                Ok(Label::Other(Value::Bool(b)))
-            }
-            fn visit_i64<E: de::Error>(self, n: i64) -> Result<Label<'de>, E> {
-                Ok(Label::Other(Value::Number(n.into())))
-            }
-            fn visit_u64<E: de::Error>(self, n: u64) -> Result<Label<'de>, E> {
-                Ok(Label::Other(Value::Number(n.into())))
-            }
-            fn visit_f64<E: de::Error>(self, n: f64) -> Result<Label<'de>, E> {
-                Ok(Label::Other(
-                    serde_json::Number::from_f64(n).map_or(Value::Null, Value::Number),
-                ))
-            }
-            fn visit_unit<E: de::Error>(self) -> Result<Label<'de>, E> {
-                Ok(Label::Other(Value::Null))
-            }
-            fn visit_none<E: de::Error>(self) -> Result<Label<'de>, E> {
-                Ok(Label::Other(Value::Null))
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Label<'de>, A::Error> {
-                Value::deserialize(SeqAccessDeserializer::new(seq)).map(Label::Other)
-            }
-            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Label<'de>, A::Error> {
-                Value::deserialize(MapAccessDeserializer::new(map)).map(Label::Other)
-            }
+impl<'de> Read<'de> for Label<'de> {
+    fn read(r: &mut Reader<'de>) -> Result<Self, Invalid> {
+        if r.at_string()? {
+            Ok(Label::Str(r.text()?.unwrap_or_default()))
+        } else {
+            r.value().map(Label::Other)
         }
-        d.deserialize_any(V)
     }
 }
 
 impl<'de> FromMap<'de> for Root<'de> {
-    fn entry<A: MapAccess<'de>>(
-        &mut self,
-        key: Cow<'de, str>,
-        map: &mut A,
-    ) -> Result<(), A::Error> {
+    fn entry(&mut self, key: Cow<'de, str>, r: &mut Reader<'de>) -> Result<(), Invalid> {
         match key.as_ref() {
-            "data" => self.data = map.next_value()?,
-            _ => rest_entry(&mut self.rest, key, map)?,
+            "data" => self.data = Read::read(r)?,
+            "eventType" => self.event_type = r.value()?,
+            "eventId" => self.event_id = r.value()?,
+            "createdAt" => self.created_at = r.value()?,
+            _ => rest_entry(&mut self.rest, key, r)?,
         }
         Ok(())
     }
 }
 
 impl<'de> FromMap<'de> for Data<'de> {
-    fn entry<A: MapAccess<'de>>(
-        &mut self,
-        key: Cow<'de, str>,
-        map: &mut A,
-    ) -> Result<(), A::Error> {
+    fn entry(&mut self, key: Cow<'de, str>, r: &mut Reader<'de>) -> Result<(), Invalid> {
         match key.as_ref() {
-            "fields" => self.fields = map.next_value()?,
-            _ => rest_entry(&mut self.rest, key, map)?,
+            "fields" => self.fields = Read::read(r)?,
+            "responseId" => self.response_id = r.value()?,
+            "submissionId" => self.submission_id = r.value()?,
+            "respondentId" => self.respondent_id = r.value()?,
+            "formId" => self.form_id = r.value()?,
+            "formName" => self.form_name = r.value()?,
+            "createdAt" => self.created_at = r.value()?,
+            _ => rest_entry(&mut self.rest, key, r)?,
         }
         Ok(())
     }
 }
 
 impl<'de> FromMap<'de> for Field<'de> {
-    fn entry<A: MapAccess<'de>>(
-        &mut self,
-        key: Cow<'de, str>,
-        map: &mut A,
-    ) -> Result<(), A::Error> {
+    fn entry(&mut self, key: Cow<'de, str>, r: &mut Reader<'de>) -> Result<(), Invalid> {
         match key.as_ref() {
-            "key" => self.key = map.next_value()?,
-            "label" => self.label = map.next_value()?,
-            "type" => self.ty = map.next_value()?,
-            "value" => self.value = map.next_value()?,
-            "options" => self.options = map.next_value()?,
-            "rows" => self.rows = map.next_value()?,
-            "columns" => self.columns = map.next_value()?,
-            _ => skip_entry(map)?,
+            "key" => self.key = Read::read(r)?,
+            "label" => self.label = Read::read(r)?,
+            "type" => self.ty = Read::read(r)?,
+            "value" => self.value = Read::read(r)?,
+            "options" => self.options = Read::read(r)?,
+            "rows" => self.rows = Read::read(r)?,
+            "columns" => self.columns = Read::read(r)?,
+            _ => r.skip()?,
         }
         Ok(())
     }
 }
 
 impl<'de> FromMap<'de> for Choice<'de> {
-    fn entry<A: MapAccess<'de>>(
-        &mut self,
-        key: Cow<'de, str>,
-        map: &mut A,
-    ) -> Result<(), A::Error> {
+    fn entry(&mut self, key: Cow<'de, str>, r: &mut Reader<'de>) -> Result<(), Invalid> {
         match key.as_ref() {
-            "id" => self.id = map.next_value()?,
-            "text" => self.text = Some(map.next_value()?),
-            _ => skip_entry(map)?,
+            "id" => self.id = Read::read(r)?,
+            "text" => self.text = Some(Read::read(r)?),
+            _ => r.skip()?,
         }
         Ok(())
     }
@@ -198,15 +160,23 @@ pub fn decode(ct: &ContentType, body: &[u8], mapping: &Mapping) -> Result<Decode
     // Read without a `Value` for the fields' option lists (most of a response's size).
     let Root {
         data,
-        rest: mut root,
+        event_type,
+        event_id,
+        created_at: event_created_at,
+        rest: root,
     } = lenient::object(body)?;
-    let event_type = take(&mut root, "eventType");
     if !event_type.is_null() && event_type.as_str() != Some("FORM_RESPONSE") {
         return Err(SourceError::NotALead(event_name(Some(&event_type))));
     }
     let Obj::Object(Data {
         fields,
-        rest: mut data,
+        response_id,
+        submission_id,
+        respondent_id,
+        form_id,
+        form_name,
+        created_at,
+        rest: data,
     }) = data
     else {
         return Err(SourceError::Malformed("data is missing or not an object"));
@@ -217,26 +187,23 @@ pub fn decode(ct: &ContentType, body: &[u8], mapping: &Mapping) -> Result<Decode
         ));
     };
     let mut sink = Sink::new(mapping);
-    let response_id = take(&mut data, "responseId");
     sink.external_id(&response_id);
     for f in fields {
         let Obj::Object(f) = f else { continue };
         field(&mut sink, f);
     }
 
-    let submission_id = take(&mut data, "submissionId");
     if submission_id != response_id {
         sink.meta("submission_id", submission_id);
     }
-    sink.meta("event_id", take(&mut root, "eventId"));
-    sink.meta("event_created_at", take(&mut root, "createdAt"));
-    for (from, to) in [
-        ("respondentId", "respondent_id"),
-        ("formId", "form_id"),
-        ("formName", "form_name"),
-        ("createdAt", "created_at"),
+    sink.meta("event_id", event_id);
+    sink.meta("event_created_at", event_created_at);
+    for (to, v) in [
+        ("respondent_id", respondent_id),
+        ("form_id", form_id),
+        ("form_name", form_name),
+        ("created_at", created_at),
     ] {
-        let v = take(&mut data, from);
         sink.meta(to, v);
     }
     for (k, v) in data.into_iter().chain(root) {

@@ -18,12 +18,12 @@
 
 use std::borrow::Cow;
 
-use serde::de::MapAccess;
 use serde_json::{Map, Value};
 
 use super::take;
 use crate::body::{BodyKind, ContentType};
-use crate::lenient::{self, Arr, FromMap, Obj, Text, rest_entry, skip_entry};
+use crate::json_reader::{Invalid, Reader};
+use crate::lenient::{self, Arr, FromMap, Obj, Read, Text, rest_entry};
 use crate::mapping::{Ids, Mapping, Sink};
 use crate::{Decoded, SourceError, event_name};
 
@@ -34,12 +34,17 @@ struct Root<'de> {
     rest: Map<String, Value>,
 }
 
-/// `form_response`: `definition` and `answers` are read for what the adapter uses, every other
-/// key as a value.
+/// `form_response`: `definition` and `answers` are read for what the adapter uses, the keys it
+/// handles itself as values (null when absent), every other key as a value in `rest`.
 #[derive(Default)]
 struct Response<'de> {
     definition: Obj<Definition<'de>>,
     answers: Arr<Obj<Answer<'de>>>,
+    token: Value,
+    hidden: Value,
+    calculated: Value,
+    variables: Value,
+    form_id: Value,
     rest: Map<String, Value>,
 }
 
@@ -61,16 +66,12 @@ struct FieldRef<'de> {
 }
 
 impl<'de> FromMap<'de> for Answer<'de> {
-    fn entry<A: MapAccess<'de>>(
-        &mut self,
-        key: Cow<'de, str>,
-        map: &mut A,
-    ) -> Result<(), A::Error> {
+    fn entry(&mut self, key: Cow<'de, str>, r: &mut Reader<'de>) -> Result<(), Invalid> {
         match key.as_ref() {
-            "field" => self.field = map.next_value()?,
-            "type" => self.ty = map.next_value()?,
+            "field" => self.field = Read::read(r)?,
+            "type" => self.ty = Read::read(r)?,
             _ => {
-                let value = map.next_value()?;
+                let value = Read::read(r)?;
                 self.rest.push((key, value));
             }
         }
@@ -79,16 +80,12 @@ impl<'de> FromMap<'de> for Answer<'de> {
 }
 
 impl<'de> FromMap<'de> for FieldRef<'de> {
-    fn entry<A: MapAccess<'de>>(
-        &mut self,
-        key: Cow<'de, str>,
-        map: &mut A,
-    ) -> Result<(), A::Error> {
+    fn entry(&mut self, key: Cow<'de, str>, r: &mut Reader<'de>) -> Result<(), Invalid> {
         match key.as_ref() {
-            "id" => self.id = map.next_value()?,
-            "ref" => self.r#ref = map.next_value()?,
-            "type" => self.ty = map.next_value()?,
-            _ => skip_entry(map)?,
+            "id" => self.id = Read::read(r)?,
+            "ref" => self.r#ref = Read::read(r)?,
+            "type" => self.ty = Read::read(r)?,
+            _ => r.skip()?,
         }
         Ok(())
     }
@@ -111,60 +108,49 @@ struct FieldDef<'de> {
 }
 
 impl<'de> FromMap<'de> for Root<'de> {
-    fn entry<A: MapAccess<'de>>(
-        &mut self,
-        key: Cow<'de, str>,
-        map: &mut A,
-    ) -> Result<(), A::Error> {
+    fn entry(&mut self, key: Cow<'de, str>, r: &mut Reader<'de>) -> Result<(), Invalid> {
         match key.as_ref() {
-            "form_response" => self.form_response = map.next_value()?,
-            _ => rest_entry(&mut self.rest, key, map)?,
+            "form_response" => self.form_response = Read::read(r)?,
+            _ => rest_entry(&mut self.rest, key, r)?,
         }
         Ok(())
     }
 }
 
 impl<'de> FromMap<'de> for Response<'de> {
-    fn entry<A: MapAccess<'de>>(
-        &mut self,
-        key: Cow<'de, str>,
-        map: &mut A,
-    ) -> Result<(), A::Error> {
+    fn entry(&mut self, key: Cow<'de, str>, r: &mut Reader<'de>) -> Result<(), Invalid> {
         match key.as_ref() {
-            "definition" => self.definition = map.next_value()?,
-            "answers" => self.answers = map.next_value()?,
-            _ => rest_entry(&mut self.rest, key, map)?,
+            "definition" => self.definition = Read::read(r)?,
+            "answers" => self.answers = Read::read(r)?,
+            "token" => self.token = r.value()?,
+            "hidden" => self.hidden = r.value()?,
+            "calculated" => self.calculated = r.value()?,
+            "variables" => self.variables = r.value()?,
+            "form_id" => self.form_id = r.value()?,
+            _ => rest_entry(&mut self.rest, key, r)?,
         }
         Ok(())
     }
 }
 
 impl<'de> FromMap<'de> for Definition<'de> {
-    fn entry<A: MapAccess<'de>>(
-        &mut self,
-        key: Cow<'de, str>,
-        map: &mut A,
-    ) -> Result<(), A::Error> {
+    fn entry(&mut self, key: Cow<'de, str>, r: &mut Reader<'de>) -> Result<(), Invalid> {
         match key.as_ref() {
-            "fields" => self.fields = map.next_value()?,
-            "title" => self.title = Some(map.next_value()?),
-            _ => skip_entry(map)?,
+            "fields" => self.fields = Read::read(r)?,
+            "title" => self.title = Some(Read::read(r)?),
+            _ => r.skip()?,
         }
         Ok(())
     }
 }
 
 impl<'de> FromMap<'de> for FieldDef<'de> {
-    fn entry<A: MapAccess<'de>>(
-        &mut self,
-        key: Cow<'de, str>,
-        map: &mut A,
-    ) -> Result<(), A::Error> {
+    fn entry(&mut self, key: Cow<'de, str>, r: &mut Reader<'de>) -> Result<(), Invalid> {
         match key.as_ref() {
-            "id" => self.id = map.next_value()?,
-            "ref" => self.r#ref = map.next_value()?,
-            "title" => self.title = map.next_value()?,
-            _ => skip_entry(map)?,
+            "id" => self.id = Read::read(r)?,
+            "ref" => self.r#ref = Read::read(r)?,
+            "title" => self.title = Read::read(r)?,
+            _ => r.skip()?,
         }
         Ok(())
     }
@@ -202,7 +188,12 @@ pub fn decode(ct: &ContentType, body: &[u8], mapping: &Mapping) -> Result<Decode
     let Obj::Object(Response {
         definition,
         answers,
-        rest: mut resp,
+        token,
+        hidden,
+        calculated,
+        variables,
+        form_id,
+        rest: resp,
     }) = form_response
     else {
         return Err(SourceError::Malformed(
@@ -210,7 +201,7 @@ pub fn decode(ct: &ContentType, body: &[u8], mapping: &Mapping) -> Result<Decode
         ));
     };
     let mut sink = Sink::new(mapping);
-    sink.external_id(&take(&mut resp, "token"));
+    sink.external_id(&token);
 
     let definition = match definition {
         Obj::Object(d) => d,
@@ -224,13 +215,13 @@ pub fn decode(ct: &ContentType, body: &[u8], mapping: &Mapping) -> Result<Decode
         }
     }
 
-    if let Value::Object(hidden) = take(&mut resp, "hidden") {
+    if let Value::Object(hidden) = hidden {
         for (k, v) in hidden {
             sink.answer(&[&k], &k, v, None);
         }
     }
 
-    if let Value::Object(calculated) = take(&mut resp, "calculated") {
+    if let Value::Object(calculated) = calculated {
         for (k, v) in calculated {
             if k == "score" {
                 sink.known("calculated.score", "score", v);
@@ -240,7 +231,7 @@ pub fn decode(ct: &ContentType, body: &[u8], mapping: &Mapping) -> Result<Decode
         }
     }
 
-    if let Value::Array(vars) = take(&mut resp, "variables") {
+    if let Value::Array(vars) = variables {
         for var in vars {
             let Value::Object(mut var) = var else {
                 continue;
@@ -257,7 +248,7 @@ pub fn decode(ct: &ContentType, body: &[u8], mapping: &Mapping) -> Result<Decode
         }
     }
 
-    sink.meta("form_id", take(&mut resp, "form_id"));
+    sink.meta("form_id", form_id);
     if let Some(title) = definition.title {
         sink.meta("form_title", title);
     }
