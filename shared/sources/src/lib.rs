@@ -30,7 +30,10 @@
 //! | `generic`     | [`sources::generic`]   | arbitrary flat or nested JSON (or a form post)                 |
 //!
 //! Shared machinery: [`mapping`] (admin overrides and the default field-name heuristics),
-//! [`body`] (content types, urlencoded and the strict multipart parser), [`auth`] (signatures).
+//! [`body`] (content types, urlencoded and the strict multipart parser), [`auth`] (signatures),
+//! and, private, `json_reader` (a validating pull reader for JSON that accepts exactly what
+//! serde_json accepts, used where most of a payload is skipped) with `lenient` (the shapes the
+//! Typeform, Tally and Jotform adapters read with it).
 //!
 //! # Conventions of the produced field map
 //!

@@ -244,7 +244,7 @@ proptest! {
 /// The reader's cost alone: `cargo test --profile profiling -p leadrouter-sources --lib
 /// reader_speed -- --ignored --nocapture` (wall time, best of 5 rounds), or under callgrind
 /// with `--toggle-collect=leadrouter_sources::json_reader::skip_all` and `READER_SPEED_N=100`
-/// for instruction counts.
+/// for instruction counts (`READER_SPEED_FIXTURE=typeform` for one fixture).
 #[test]
 #[ignore = "a measurement, not a check"]
 fn reader_speed() {
@@ -254,7 +254,11 @@ fn reader_speed() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(20_000);
+    let only = std::env::var("READER_SPEED_FIXTURE").unwrap_or_default();
     for f in ["typeform/form_response.json", "tally/form_response.json"] {
+        if !f.starts_with(only.as_str()) {
+            continue;
+        }
         let path = format!("{}/fixtures/{f}", env!("CARGO_MANIFEST_DIR"));
         let text = std::fs::read_to_string(path).expect("fixture");
         let mut best = [f64::MAX; 3];
