@@ -54,7 +54,51 @@ struct Response<'de> {
 struct Answer<'de> {
     field: Obj<FieldRef<'de>>,
     ty: Text<'de>,
-    rest: Vec<(Cow<'de, str>, Value)>,
+    rest: Rest<'de>,
+}
+
+/// An answer's keys other than `field` and `type`, in body order: the first one inline (most
+/// answers have only their typed value), any others in a `Vec`, so that an answer costs no
+/// allocation of its own.
+#[derive(Default)]
+struct Rest<'de> {
+    first: Option<(Cow<'de, str>, Value)>,
+    more: Vec<(Cow<'de, str>, Value)>,
+}
+
+impl<'de> Rest<'de> {
+    fn push(&mut self, key: Cow<'de, str>, value: Value) {
+        if self.first.is_none() && self.more.is_empty() {
+            self.first = Some((key, value));
+        } else {
+            self.more.push((key, value));
+        }
+    }
+
+    /// Takes the value of `key` out (the last one, as a `Map` keeps).
+    fn take(&mut self, key: &str) -> Option<Value> {
+        if self.more.is_empty() {
+            return match &self.first {
+                Some((k, _)) if k == key => self.first.take().map(|(_, v)| v),
+                _ => None,
+            };
+        }
+        let mut all: Vec<_> = self.first.take().into_iter().chain(self.more.drain(..)).collect();
+        let value = take_key(&mut all, key);
+        self.more = all;
+        value
+    }
+
+    /// The keys as the object they were.
+    fn into_object(self) -> Value {
+        Value::Object(
+            self.first
+                .into_iter()
+                .chain(self.more)
+                .map(|(k, v)| (k.into_owned(), v))
+                .collect(),
+        )
+    }
 }
 
 /// An answer's `field`.
@@ -71,8 +115,8 @@ impl<'de> FromMap<'de> for Answer<'de> {
             "field" => self.field = Read::read(r)?,
             "type" => self.ty = Read::read(r)?,
             _ => {
-                let value = Read::read(r)?;
-                self.rest.push((key, value));
+                let value = r.value()?;
+                self.rest.push(key, value);
             }
         }
         Ok(())
@@ -299,15 +343,10 @@ fn take_key(rest: &mut Vec<(Cow<'_, str>, Value)>, key: &str) -> Option<Value> {
     Some(value)
 }
 
-/// An answer's other keys as the object they were.
-fn object(rest: Vec<(Cow<'_, str>, Value)>) -> Value {
-    Value::Object(rest.into_iter().map(|(k, v)| (k.into_owned(), v)).collect())
-}
-
 /// The value of a typed answer (from its keys other than `field` and `type`).
-fn typed_value(ty: &str, mut a: Vec<(Cow<'_, str>, Value)>) -> Value {
+fn typed_value(ty: &str, mut a: Rest<'_>) -> Value {
     match ty {
-        "choice" => match take_key(&mut a, "choice").unwrap_or(Value::Null) {
+        "choice" => match a.take("choice").unwrap_or(Value::Null) {
             Value::Object(c) => c
                 .get("label")
                 .filter(|l| l.as_str().is_some_and(|s| !s.is_empty()))
@@ -316,7 +355,7 @@ fn typed_value(ty: &str, mut a: Vec<(Cow<'_, str>, Value)>) -> Value {
                 .unwrap_or(Value::Object(c)),
             other => other,
         },
-        "choices" => match take_key(&mut a, "choices").unwrap_or(Value::Null) {
+        "choices" => match a.take("choices").unwrap_or(Value::Null) {
             Value::Object(c) => {
                 let mut out: Vec<Value> = c
                     .get("labels")
@@ -330,10 +369,10 @@ fn typed_value(ty: &str, mut a: Vec<(Cow<'_, str>, Value)>) -> Value {
             }
             other => other,
         },
-        "" => object(a),
-        t => match take_key(&mut a, t) {
+        "" => a.into_object(),
+        t => match a.take(t) {
             Some(v) => v,
-            None => object(a),
+            None => a.into_object(),
         },
     }
 }
