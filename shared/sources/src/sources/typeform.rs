@@ -83,7 +83,12 @@ impl<'de> Rest<'de> {
                 _ => None,
             };
         }
-        let mut all: Vec<_> = self.first.take().into_iter().chain(self.more.drain(..)).collect();
+        let mut all: Vec<_> = self
+            .first
+            .take()
+            .into_iter()
+            .chain(self.more.drain(..))
+            .collect();
         let value = take_key(&mut all, key);
         self.more = all;
         value
