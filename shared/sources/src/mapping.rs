@@ -460,14 +460,7 @@ const BY_LENGTH: [(usize, usize); MAX_NAME_LEN + 1] = {
         ranges[len].1 = i + 1;
         i += 1;
     }
-    // Lengths without names: an empty range.
-    let mut len = 0;
-    while len <= MAX_NAME_LEN {
-        if ranges[len].1 == 0 {
-            ranges[len] = (0, 0);
-        }
-        len += 1;
-    }
+    // Lengths without names keep the empty range (0, 0).
     ranges
 };
 
