@@ -462,53 +462,47 @@ const fn zero_bytes(x: u64) -> u64 {
     x.wrapping_sub(ONES) & !x & HIGHS
 }
 
-/// The index of the first `"`, `\\` or control character at or after `i` (or the length):
-/// eight bytes at a time while there are eight, then byte by byte.
+/// The index of the first byte of `b` that `stops` flags, or its length: eight bytes at a
+/// time while there are eight (`flags` gives, for a word read little-endian, a value whose
+/// lowest set bit lies in the first flagged byte, or 0), then byte by byte.
+#[inline(always)]
+fn first_stop(b: &[u8], flags: impl Fn(u64) -> u64, stops: impl Fn(u8) -> bool) -> usize {
+    let mut chunks = b.chunks_exact(8);
+    let mut at = 0;
+    for chunk in &mut chunks {
+        let found = flags(u64::from_le_bytes(chunk.try_into().unwrap_or([0; 8])));
+        if found != 0 {
+            return at + (found.trailing_zeros() / 8) as usize;
+        }
+        at += 8;
+    }
+    let rest = chunks.remainder();
+    at + rest.iter().position(|&c| stops(c)).unwrap_or(rest.len())
+}
+
+/// The index of the first `"`, `\\` or control character at or after `i` (or the length).
 #[inline]
 fn scan_string(b: &[u8], i: usize) -> usize {
     const QUOTES: u64 = u64::from_ne_bytes([b'"'; 8]);
     const BACKSLASHES: u64 = u64::from_ne_bytes([b'\\'; 8]);
     const CONTROL: u64 = u64::from_ne_bytes([0x20; 8]);
-    let rest = b.get(i..).unwrap_or_default();
-    let mut chunks = rest.chunks_exact(8);
-    let mut at = i;
-    for chunk in &mut chunks {
-        let x = u64::from_le_bytes(chunk.try_into().unwrap_or([0; 8]));
-        // Bytes under 0x20 borrow in `x - 0x20..`; bytes of 0x80 and up (UTF-8) are not
-        // flagged (`!x` clears their high bit). As with `zero_bytes`, the lowest flag is exact.
-        let stops = zero_bytes(x ^ QUOTES)
+    // Bytes under 0x20 borrow in `x - 0x20..`; bytes of 0x80 and up (UTF-8) are not flagged
+    // (`!x` clears their high bit). As with `zero_bytes`, the lowest flag is exact.
+    let flags = |x: u64| {
+        zero_bytes(x ^ QUOTES)
             | zero_bytes(x ^ BACKSLASHES)
-            | (x.wrapping_sub(CONTROL) & !x & HIGHS);
-        if stops != 0 {
-            return at + (stops.trailing_zeros() / 8) as usize;
-        }
-        at += 8;
-    }
-    at + chunks
-        .remainder()
-        .iter()
-        .position(|&c| STRING_STOP[usize::from(c)])
-        .unwrap_or(chunks.remainder().len())
+            | (x.wrapping_sub(CONTROL) & !x & HIGHS)
+    };
+    i + first_stop(b.get(i..).unwrap_or_default(), flags, |c| {
+        STRING_STOP[usize::from(c)]
+    })
 }
 
-/// The number of spaces `b` starts with, counted eight at a time.
+/// The number of spaces `b` starts with.
 #[inline]
 fn count_spaces(b: &[u8]) -> usize {
-    let mut chunks = b.chunks_exact(8);
-    let mut n = 0;
-    for chunk in &mut chunks {
-        // Zero bytes are spaces; the lowest non-zero byte is the first other byte.
-        let other = u64::from_le_bytes(chunk.try_into().unwrap_or([0; 8])) ^ SPACES;
-        if other != 0 {
-            return n + (other.trailing_zeros() / 8) as usize;
-        }
-        n += 8;
-    }
-    n + chunks
-        .remainder()
-        .iter()
-        .take_while(|&&c| c == b' ')
-        .count()
+    // Zero bytes are spaces; the lowest non-zero byte is the first other byte.
+    first_stop(b, |x| x ^ SPACES, |c| c != b' ')
 }
 
 /// The `Value` serde_json builds for a number's text (already checked).
