@@ -165,7 +165,7 @@ fn defects_in_skipped_parts_are_rejected_as_before() {
 }
 
 /// A JSON scalar: null, a bool, an integer, a float, or one of `strings`.
-fn json_leaf(strings: impl Strategy<Value = String>) -> impl Strategy<Value = Value> {
+pub(crate) fn json_leaf(strings: impl Strategy<Value = String>) -> impl Strategy<Value = Value> {
     prop_oneof![
         Just(Value::Null),
         any::<bool>().prop_map(Value::Bool),

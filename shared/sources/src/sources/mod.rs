@@ -20,7 +20,7 @@ mod before {
     pub mod typeform;
 }
 #[cfg(test)]
-mod equivalence_tests;
+pub(crate) mod equivalence_tests;
 
 use serde_json::{Map, Value};
 

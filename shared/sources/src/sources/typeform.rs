@@ -68,7 +68,9 @@ struct Rest<'de> {
 
 impl<'de> Rest<'de> {
     fn push(&mut self, key: Cow<'de, str>, value: Value) {
-        if self.first.is_none() && self.more.is_empty() {
+        // Entries are only pushed while the answer is read, so `more` is empty until `first` is
+        // taken.
+        if self.first.is_none() {
             self.first = Some((key, value));
         } else {
             self.more.push((key, value));
