@@ -6,6 +6,11 @@ use lambda_http::Error;
 use leadrouter_api::AppState;
 use leadrouter_ingest::{Deps, app};
 
+/// mimalloc rather than the system allocator: a lead's decoding, normalization and routing
+/// make a few hundred small allocations (docs/benchmarks.md, "The allocator").
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     leadrouter_aws::env::init_json_logs();

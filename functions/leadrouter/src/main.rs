@@ -21,6 +21,11 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use leadrouter_domain::config::RoutingConfig;
 
+/// mimalloc rather than the system allocator: a lead's decoding, normalization and routing
+/// make a few hundred small allocations (docs/benchmarks.md, "The allocator").
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// The demo routing config used when `serve` gets no `--config`.
 pub const DEMO_CONFIG: &str = include_str!("../demo.toml");
 

@@ -9,6 +9,11 @@ use lambda_runtime::{Error, LambdaEvent, service_fn};
 use leadrouter_notifier::{Deps, handle};
 use leadrouter_notify::{Backoff, Notifier};
 
+/// mimalloc rather than the system allocator: a lead's decoding, normalization and routing
+/// make a few hundred small allocations (docs/benchmarks.md, "The allocator").
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     leadrouter_aws::env::init_json_logs();

@@ -4,6 +4,11 @@ use aws_lambda_events::event::eventbridge::EventBridgeEvent;
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use leadrouter_sweeper::{Deps, handle};
 
+/// mimalloc rather than the system allocator: a lead's decoding, normalization and routing
+/// make a few hundred small allocations (docs/benchmarks.md, "The allocator").
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     leadrouter_aws::env::init_json_logs();

@@ -14,6 +14,10 @@ use leadrouter_domain::routing::{Snapshot, decide};
 mod decide_config;
 use decide_config::config;
 
+/// The allocator the binaries use, so that the figures are theirs.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn bench(c: &mut Criterion) {
     let now = decide_config::now();
     let lead = decide_config::lead(now);

@@ -14,6 +14,10 @@ use leadrouter_domain::config::{Format, RoutingConfig};
 use leadrouter_domain::intake::leads_from_payload;
 use uuid::Uuid;
 
+/// The allocator the binaries use, so that the figures are theirs.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const JSON: &str = "application/json";
 const FORM: &str = "application/x-www-form-urlencoded";
 

@@ -10,6 +10,10 @@
 
 use leadrouter_domain::routing::{Snapshot, decide};
 
+/// The allocator the binaries use, so that the figures are theirs.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[path = "../benches/common/decide_config.rs"]
 mod decide_config;
 

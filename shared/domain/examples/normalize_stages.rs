@@ -19,6 +19,10 @@ use leadrouter_lead::{Intake, normalize_object};
 use leadrouter_sources::{Mapping, decode_all};
 use uuid::Uuid;
 
+/// The allocator the binaries use, so that the figures are theirs.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const JSON: &str = "application/json";
 const CASES: &[(&str, &str, &str)] = &[
     ("typeform", "typeform/form_response.json", JSON),

@@ -17,6 +17,10 @@ use leadrouter_embedded::EmbeddedStore;
 use leadrouter_lead::Lead;
 use uuid::Uuid;
 
+/// The allocator the binaries use, so that the figures are theirs.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const LEADS: usize = 4_000;
 const BATCH: usize = 10;
 const REPS: usize = 20;
