@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # leadrouter's benchmark suite (issue 8). Prints every figure and rewrites the generated block of
 # docs/benchmarks.md (between the `bench.sh` markers). Not part of the test command: figures are
-# measured, never asserted. About 7 minutes on the 2-core machine once the release builds exist;
-# the release and arm64 builds add about 5 minutes each when the code changed (under 15 in all).
+# measured, never asserted. About 8 minutes on the 2-core machine once the builds exist. A
+# change every binary links (2026-11-24: the allocator) adds the release rebuild (~7 minutes),
+# the contention bench's build (~7) and the arm64 rebuild (~8): that run took 23 minutes with
+# the arm64 build already current.
 #
 #   bash tests/bench.sh            # everything
 #   BENCH_QUICK=1 bash tests/bench.sh   # shorter load runs (3 s per client count)
@@ -58,9 +60,10 @@ head -1 "$out/simulate.txt"; cat "$out/simulate.time"
 step "local throughput: wrk against leadrouter serve (release), 1 / 16 / 64 clients, then paced"
 secs=10; [ -n "${BENCH_QUICK:-}" ] && secs=3
 : > "$out/throughput.txt"
-# "clients" or "clients@delay": 64@12 and 64@10 are 64 connections that each wait 12 / 10 ms
-# before every request (post_lead.lua), an offered load of about 4,300 and 4,900 leads/s.
-for run in 1 16 64 64@12 64@10; do
+# "clients" or "clients@delay": 64@12, 64@11 and 64@10 are 64 connections that each wait 12, 11
+# or 10 ms before every request (post_lead.lua): an offered load of about 4,700, 5,100 and 5,500
+# leads/s, around the target of 5,000.
+for run in 1 16 64 64@12 64@11 64@10; do
   clients=${run%@*}; delay=""; [ "$run" != "$clients" ] && delay=${run#*@}
   data=$(mktemp -d)
   port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
