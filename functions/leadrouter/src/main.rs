@@ -22,7 +22,7 @@ use clap::{Parser, Subcommand};
 use leadrouter_domain::config::RoutingConfig;
 
 /// mimalloc rather than the system allocator: a lead's decoding, normalization and routing
-/// make a few hundred small allocations (docs/benchmarks.md, "The allocator").
+/// make a few hundred small allocations (docs/benchmarks.md, "Fifth round: the allocator").
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

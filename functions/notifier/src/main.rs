@@ -10,7 +10,7 @@ use leadrouter_notifier::{Deps, handle};
 use leadrouter_notify::{Backoff, Notifier};
 
 /// mimalloc rather than the system allocator: a lead's decoding, normalization and routing
-/// make a few hundred small allocations (docs/benchmarks.md, "The allocator").
+/// make a few hundred small allocations (docs/benchmarks.md, "Fifth round: the allocator").
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

@@ -5,7 +5,7 @@ use lambda_runtime::{Error, LambdaEvent, service_fn};
 use leadrouter_sweeper::{Deps, handle};
 
 /// mimalloc rather than the system allocator: a lead's decoding, normalization and routing
-/// make a few hundred small allocations (docs/benchmarks.md, "The allocator").
+/// make a few hundred small allocations (docs/benchmarks.md, "Fifth round: the allocator").
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
