@@ -68,8 +68,8 @@ struct Rest<'de> {
 
 impl<'de> Rest<'de> {
     fn push(&mut self, key: Cow<'de, str>, value: Value) {
-        // Entries are only pushed while the answer is read, so `more` is empty until `first` is
-        // taken.
+        // Entries are only pushed while the answer is read, before anything is taken: `more`
+        // gets entries only once `first` is set, so `first` is `None` only while `more` is empty.
         if self.first.is_none() {
             self.first = Some((key, value));
         } else {
