@@ -49,7 +49,7 @@ cargo bench --locked -p leadrouter-embedded --bench contention 2>/dev/null | tee
 
 step "DynamoDB requests and write units per routed lead (moto, SDK interceptor)"
 MOTO_SERVER="$root/.venv/bin/moto_server" cargo test --locked -p leadrouter-aws --test write_counts \
-  -- --nocapture 2>&1 | grep -E '^batch' | tee "$out/write_counts.txt"
+  -- --nocapture 2>&1 | grep -E "^(batch|pool)" | tee "$out/write_counts.txt"
 
 step "simulate: one million leads (release build)"
 python3 tests/bench/gen_leads.py 1000000 > "$out/leads-1m.csv"

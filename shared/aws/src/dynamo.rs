@@ -201,23 +201,7 @@ fn lead_item(rec: &LeadRecord, version: u64) -> Result<Item, StoreError> {
     let mut item = Item::new();
     // Deflated: a lead's JSON shrinks to about half, which keeps the item under the 1 KB of one
     // write unit (two in a transaction) where the plain text took two (four).
-    let json = body(&pk, &rec)?;
-    if json.len() > MAX_INFLATED {
-        return Err(StoreError::InvalidArgument {
-            what: "lead record",
-            reason: format!(
-                "{pk} is {} bytes as JSON, over the {MAX_INFLATED} a lead item may hold",
-                json.len()
-            ),
-        });
-    }
-    item.insert(
-        "bz".into(),
-        AttributeValue::B(Blob::new(miniz_oxide::deflate::compress_to_vec(
-            json.as_bytes(),
-            DEFLATE_LEVEL,
-        ))),
-    );
+    item.insert("bz".into(), deflated(&pk, "lead record", &rec)?);
     item.insert("v".into(), AttributeValue::N(version.to_string()));
     item.insert("all_pk".into(), s("LEADS"));
     item.insert("all_sk".into(), s(all_sk));
@@ -269,7 +253,44 @@ fn versioned_item<T: serde::Serialize>(
     Ok(item)
 }
 
-/// The record in `item`: deflated JSON in `bz` (leads), or JSON text in `body`.
+/// A pool's rotation item, its JSON deflated into `bz` as a lead's is. The rotation holds a
+/// turn for every member (about 40-60 bytes of JSON each), and it is written whole, in the
+/// batch's transaction, once per pool per batch: as text, a pool of 200 took 9 write units (18
+/// in the transaction), 1.8 a lead at batch 10; deflated (about an eighth) it takes 2 (4). A
+/// pool of thousands also stays far below the 400 KB item limit. Reads take either form
+/// ([`read_body`]), so rotations written as text before this are read as they are.
+fn rotation_item(state: &PoolState) -> Result<Item, StoreError> {
+    let pk = format!("POOL#{}", state.pool);
+    let mut item = Item::new();
+    item.insert("bz".into(), deflated(&pk, "pool rotation", state)?);
+    item.insert("v".into(), AttributeValue::N(state.version.to_string()));
+    item.insert("pk".into(), s(pk));
+    Ok(item)
+}
+
+/// `value`'s JSON, deflated, for the `bz` attribute of item `pk` (a `what`). Refused over
+/// [`MAX_INFLATED`], the most [`read_body`] inflates.
+fn deflated<T: serde::Serialize>(
+    pk: &str,
+    what: &'static str,
+    value: &T,
+) -> Result<AttributeValue, StoreError> {
+    let json = body(pk, value)?;
+    if json.len() > MAX_INFLATED {
+        return Err(StoreError::InvalidArgument {
+            what,
+            reason: format!(
+                "{pk} is {} bytes as JSON, over the {MAX_INFLATED} an item may hold",
+                json.len()
+            ),
+        });
+    }
+    Ok(AttributeValue::B(Blob::new(
+        miniz_oxide::deflate::compress_to_vec(json.as_bytes(), DEFLATE_LEVEL),
+    )))
+}
+
+/// The record in `item`: deflated JSON in `bz` (leads, rotations), or JSON text in `body`.
 fn read_body<T: serde::de::DeserializeOwned>(item: &Item) -> Result<T, StoreError> {
     let key = item
         .get("pk")
@@ -353,7 +374,7 @@ fn commit_writes(commit: &Commit) -> Result<Vec<Write>, StoreError> {
         let mut state = p.item.clone();
         state.version = p.expected_version + 1;
         writes.push(Write {
-            item: versioned_item(format!("POOL#{}", state.pool), &state, state.version)?,
+            item: rotation_item(&state)?,
             expected: p.expected_version,
             stale: Stale::Pool(state.pool.clone()),
         });

@@ -76,3 +76,89 @@ async fn dynamodb_passes_the_config_contract() {
     let store = Arc::new(leadrouter_aws::DynamoConfigStore::new(client, "leadrouter"));
     contract::config::config_contract(store).await;
 }
+
+/// Rotations were stored as JSON text (`body`) before they were deflated (`bz`): such an item
+/// still reads as the rotation it holds, and the next commit replaces it with the deflated form,
+/// conditional on the version read as before.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rotation_stored_as_text_reads_and_is_rewritten_deflated() {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    use leadrouter_domain::ports::{Commit, RoutingStore, Versioned};
+    use leadrouter_domain::state::{MemberTurn, PoolState};
+
+    let moto = moto(true).await;
+    let client = aws_sdk_dynamodb::Client::new(&sdk(&moto).await);
+    create_table(&client, "leadrouter")
+        .await
+        .expect("create table");
+    let store = DynamoStore::new(client.clone(), "leadrouter");
+    let mut old = PoolState::new("p");
+    old.version = 3;
+    old.turn = 7;
+    for (i, rep) in ["a", "b", "c"].iter().enumerate() {
+        let turn = MemberTurn {
+            last_turn: 5 + i as u64,
+            assigned: 2,
+            ..MemberTurn::default()
+        };
+        old.members.insert((*rep).to_owned(), turn);
+    }
+    let text = serde_json::to_string(&old).expect("json");
+    client
+        .put_item()
+        .table_name("leadrouter")
+        .item("pk", AttributeValue::S("POOL#p".into()))
+        .item("body", AttributeValue::S(text))
+        .item("v", AttributeValue::N("3".into()))
+        .send()
+        .await
+        .expect("put the old form");
+    assert_eq!(store.get_pool("p").await.expect("read"), old);
+
+    let mut next = old.clone();
+    next.turn = 8;
+    if let Some(m) = next.members.get_mut("a") {
+        m.last_turn = 8;
+        m.assigned = 3;
+    }
+    let commit = Commit {
+        pools: vec![Versioned {
+            expected_version: 3,
+            item: next.clone(),
+        }],
+        ..Commit::default()
+    };
+    store.commit(&commit).await.expect("commit");
+    let item = client
+        .get_item()
+        .table_name("leadrouter")
+        .key("pk", AttributeValue::S("POOL#p".into()))
+        .consistent_read(true)
+        .send()
+        .await
+        .expect("get")
+        .item
+        .expect("the rotation item");
+    assert!(
+        item.contains_key("bz") && !item.contains_key("body"),
+        "{item:?}"
+    );
+    next.version = 4;
+    assert_eq!(store.get_pool("p").await.expect("read"), next);
+    // A writer that read the old version loses, as with any rotation.
+    let stale = Commit {
+        pools: vec![Versioned {
+            expected_version: 3,
+            item: old,
+        }],
+        ..Commit::default()
+    };
+    assert!(
+        matches!(
+            store.commit(&stale).await.expect("commit"),
+            leadrouter_domain::ports::CommitOutcome::Conflict(_)
+        ),
+        "a stale rotation write must not land"
+    );
+    assert_eq!(store.get_pool("p").await.expect("read"), next);
+}

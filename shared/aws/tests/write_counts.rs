@@ -50,6 +50,8 @@ struct WriteUnits {
     indexes: Arc<Mutex<Vec<IndexShape>>>,
     table: Arc<Mutex<f64>>,
     index: Arc<Mutex<f64>>,
+    /// Table units of items put, by the kind of item (`pk` up to its `#`: `LEAD`, `POOL`, ...).
+    by_kind: Arc<Mutex<HashMap<String, f64>>>,
 }
 
 fn value_size(v: &serde_json::Value) -> usize {
@@ -86,8 +88,21 @@ fn units(bytes: usize) -> f64 {
 impl WriteUnits {
     fn put(&self, item: &serde_json::Map<String, serde_json::Value>, transactional: bool) {
         let factor = if transactional { 2.0 } else { 1.0 };
-        *self.table.lock().unwrap_or_else(|e| e.into_inner()) +=
-            factor * units(item_size(item.iter()));
+        let table_units = factor * units(item_size(item.iter()));
+        *self.table.lock().unwrap_or_else(|e| e.into_inner()) += table_units;
+        let kind = item
+            .get("pk")
+            .and_then(|k| k.get("S"))
+            .and_then(|k| k.as_str())
+            .and_then(|k| k.split_once('#'))
+            .map_or("other", |(kind, _)| kind)
+            .to_owned();
+        *self
+            .by_kind
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(kind)
+            .or_default() += table_units;
         for (keys, projected) in self
             .indexes
             .lock()
@@ -164,6 +179,11 @@ impl WriteUnits {
             std::mem::take(&mut *self.table.lock().unwrap_or_else(|e| e.into_inner())),
             std::mem::take(&mut *self.index.lock().unwrap_or_else(|e| e.into_inner())),
         )
+    }
+
+    /// Table units by kind of item since the last call.
+    fn take_by_kind(&self) -> HashMap<String, f64> {
+        std::mem::take(&mut *self.by_kind.lock().unwrap_or_else(|e| e.into_inner()))
     }
 }
 
@@ -481,5 +501,92 @@ async fn a_batch_reads_its_pools_in_one_request() {
         reads,
         HashMap::from([("BatchGetItem", 4)]),
         "reads of a two-pool batch: {counts:?}"
+    );
+}
+
+/// A config of one round-robin pool of `members` reps (`rep-0001`, ...) and one rule.
+fn pool_config(members: usize) -> RoutingConfig {
+    let ids: Vec<String> = (1..=members).map(|i| format!("rep-{i:04}")).collect();
+    let mut src = String::new();
+    for id in &ids {
+        src.push_str(&format!("[[reps]]\nid = \"{id}\"\n"));
+    }
+    let quoted: Vec<String> = ids.iter().map(|id| format!("\"{id}\"")).collect();
+    src.push_str(&format!(
+        "[[pools]]\nid = \"p\"\nmembers = [{}]\nstrategy = \"round_robin\"\n[[rules]]\nname = \"default\"\npool = \"p\"\n",
+        quoted.join(", ")
+    ));
+    RoutingConfig::parse(&src, Format::Toml, "t.toml").expect("config")
+}
+
+/// The pool's rotation is one item written once per batch, and it grows with the pool (a turn
+/// per member): its write units per lead, at batch 10 without stats, for pools of 3, 20 and 200
+/// reps in service (every member has had a turn before counting starts).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rotation_write_units_by_pool_size() {
+    const LEADS: usize = 100;
+    const BATCH: usize = 10;
+    let moto = moto(true).await;
+    let config = sdk(&moto).await;
+    let mut rotation_units = Vec::new();
+    for members in [3usize, 20, 200] {
+        let table = format!("leadrouter-pool-{members}");
+        let plain = aws_sdk_dynamodb::Client::new(&config);
+        create_table(&plain, &table).await.expect("table");
+        let counter = Counter::default();
+        *counter
+            .units
+            .indexes
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = index_projections(&plain, &table).await;
+        let client = aws_sdk_dynamodb::Client::from_conf(
+            aws_sdk_dynamodb::config::Builder::from(&config)
+                .interceptor(counter.clone())
+                .build(),
+        );
+        let store = Arc::new(DynamoStore::new(client, table.clone()));
+        let engine = Engine::new(store, pool_config(members), Arc::new(SystemClock));
+        let lead = |i: usize| Lead {
+            id: Uuid::now_v7(),
+            received_at: chrono::Utc::now(),
+            source: "api".into(),
+            email: Some(format!("m{i}@corp{i}.de")),
+            ..Lead::default()
+        };
+        // In service: every member has a turn in the rotation.
+        let warm: Vec<Lead> = (0..members).map(lead).collect();
+        for chunk in warm.chunks(BATCH) {
+            engine.route_batch(chunk.to_vec()).await.expect("warm-up");
+        }
+        counter.take();
+        counter.units.take();
+        counter.units.take_by_kind();
+        let leads: Vec<Lead> = (members..members + LEADS).map(lead).collect();
+        let mut owners = std::collections::HashSet::new();
+        for chunk in leads.chunks(BATCH) {
+            for r in engine.route_batch(chunk.to_vec()).await.expect("routed") {
+                match r {
+                    Routed::Assigned { rep } => owners.insert(rep),
+                    other => panic!("not assigned: {other:?}"),
+                };
+            }
+        }
+        // Round robin over a pool in service: the 100 leads went to min(100, members) reps.
+        assert_eq!(owners.len(), members.min(LEADS), "pool of {members}");
+        let (table_units, index_units) = counter.units.take();
+        let kinds = counter.units.take_by_kind();
+        let rotation = kinds.get("POOL").copied().unwrap_or_default() / LEADS as f64;
+        assert!(rotation > 0.0, "no rotation writes seen: {kinds:?}");
+        eprintln!(
+            "pool {members:>4}, batch {BATCH}, stats off: rotation {rotation:.2} WRU per routed lead, all writes {:.2} WRU ({:.2} table + {:.2} index); table units by item: {kinds:?}",
+            (table_units + index_units) / LEADS as f64,
+            table_units / LEADS as f64,
+            index_units / LEADS as f64,
+        );
+        rotation_units.push(rotation);
+    }
+    assert!(
+        rotation_units.windows(2).all(|w| w[0] <= w[1]),
+        "a larger pool's rotation costs no less: {rotation_units:?}"
     );
 }
