@@ -14,7 +14,10 @@ root=$PWD
 out="${CARGO_TARGET_DIR:-$root/target}/bench"
 bin="${CARGO_TARGET_DIR:-$root/target}/release"
 mkdir -p "$out"
-step() { printf '\n==> %s\n' "$*"; }
+# Each step says when it starts (minutes:seconds into the run), so a run's log shows where its
+# time went: builds or measurements.
+started=$SECONDS
+step() { printf '\n==> [%d:%02d] %s\n' $(((SECONDS - started) / 60)) $(((SECONDS - started) % 60)) "$*"; }
 pids=()
 cleanup() { for p in "${pids[@]:-}"; do kill "$p" 2>/dev/null || true; done; }
 trap cleanup EXIT
@@ -117,3 +120,4 @@ python3 infra/lambda_artifacts.py --jsonl "$out/arm64.txt" "${lambdas[@]}"
 step "docs/benchmarks.md"
 python3 tests/bench/report.py "$out" docs/benchmarks.md
 echo "rewrote the generated block of docs/benchmarks.md from $out"
+step "done"
