@@ -15,12 +15,17 @@ use leadrouter_aws::moto::{Moto, moto, sdk};
 use leadrouter_aws::{DynamoStore, SqsQueue, create_queue_with_dlq, create_table};
 use leadrouter_domain::contract;
 
-async fn store(moto: &Moto) -> DynamoStore {
+/// A client for moto with the `leadrouter` table created.
+async fn table(moto: &Moto) -> aws_sdk_dynamodb::Client {
     let client = aws_sdk_dynamodb::Client::new(&sdk(moto).await);
     create_table(&client, "leadrouter")
         .await
         .expect("create table");
-    DynamoStore::new(client, "leadrouter")
+    client
+}
+
+async fn store(moto: &Moto) -> DynamoStore {
+    DynamoStore::new(table(moto).await, "leadrouter")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -69,11 +74,10 @@ async fn sqs_passes_the_queue_contract() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dynamodb_passes_the_config_contract() {
     let moto = moto(true).await;
-    let client = aws_sdk_dynamodb::Client::new(&sdk(&moto).await);
-    create_table(&client, "leadrouter")
-        .await
-        .expect("create table");
-    let store = Arc::new(leadrouter_aws::DynamoConfigStore::new(client, "leadrouter"));
+    let store = Arc::new(leadrouter_aws::DynamoConfigStore::new(
+        table(&moto).await,
+        "leadrouter",
+    ));
     contract::config::config_contract(store).await;
 }
 
@@ -87,10 +91,7 @@ async fn a_rotation_stored_as_text_reads_and_is_rewritten_deflated() {
     use leadrouter_domain::state::{MemberTurn, PoolState};
 
     let moto = moto(true).await;
-    let client = aws_sdk_dynamodb::Client::new(&sdk(&moto).await);
-    create_table(&client, "leadrouter")
-        .await
-        .expect("create table");
+    let client = table(&moto).await;
     let store = DynamoStore::new(client.clone(), "leadrouter");
     let mut old = PoolState::new("p");
     old.version = 3;

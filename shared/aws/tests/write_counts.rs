@@ -274,6 +274,28 @@ async fn index_projections(client: &aws_sdk_dynamodb::Client, table: &str) -> Ve
         .collect()
 }
 
+/// Creates `table` and a DynamoDB client that counts its requests and write units into the
+/// returned counter (which knows the table's index projections).
+async fn counted_table(
+    config: &aws_config::SdkConfig,
+    table: &str,
+) -> (Counter, aws_sdk_dynamodb::Client) {
+    let plain = aws_sdk_dynamodb::Client::new(config);
+    create_table(&plain, table).await.expect("table");
+    let counter = Counter::default();
+    *counter
+        .units
+        .indexes
+        .lock()
+        .unwrap_or_else(|e| e.into_inner()) = index_projections(&plain, table).await;
+    let client = aws_sdk_dynamodb::Client::from_conf(
+        aws_sdk_dynamodb::config::Builder::from(config)
+            .interceptor(counter.clone())
+            .build(),
+    );
+    (counter, client)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn write_requests_per_routed_lead_by_batch_size() {
     const LEADS: usize = 100;
@@ -289,19 +311,7 @@ async fn write_requests_per_routed_lead_by_batch_size() {
         (100, false),
     ] {
         let table = format!("leadrouter-b{batch}-{with_stats}");
-        let plain = aws_sdk_dynamodb::Client::new(&config);
-        create_table(&plain, &table).await.expect("table");
-        let counter = Counter::default();
-        *counter
-            .units
-            .indexes
-            .lock()
-            .unwrap_or_else(|e| e.into_inner()) = index_projections(&plain, &table).await;
-        let client = aws_sdk_dynamodb::Client::from_conf(
-            aws_sdk_dynamodb::config::Builder::from(&config)
-                .interceptor(counter.clone())
-                .build(),
-        );
+        let (counter, client) = counted_table(&config, &table).await;
         let stats = Arc::new(DynamoStatsStore::new(client.clone(), table.clone()));
         let store = Arc::new(DynamoStore::new(client, table.clone()));
         let cfg = RoutingConfig::parse(CONFIG, Format::Toml, "t.toml").expect("config");
@@ -531,19 +541,7 @@ async fn rotation_write_units_by_pool_size() {
     let mut rotation_units = Vec::new();
     for members in [3usize, 20, 200] {
         let table = format!("leadrouter-pool-{members}");
-        let plain = aws_sdk_dynamodb::Client::new(&config);
-        create_table(&plain, &table).await.expect("table");
-        let counter = Counter::default();
-        *counter
-            .units
-            .indexes
-            .lock()
-            .unwrap_or_else(|e| e.into_inner()) = index_projections(&plain, &table).await;
-        let client = aws_sdk_dynamodb::Client::from_conf(
-            aws_sdk_dynamodb::config::Builder::from(&config)
-                .interceptor(counter.clone())
-                .build(),
-        );
+        let (counter, client) = counted_table(&config, &table).await;
         let store = Arc::new(DynamoStore::new(client, table.clone()));
         let engine = Engine::new(store, pool_config(members), Arc::new(SystemClock));
         let lead = |i: usize| Lead {
