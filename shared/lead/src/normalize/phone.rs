@@ -1,6 +1,6 @@
 //! Phone numbers: E.164 via the `phonenumber` crate (libphonenumber metadata).
 
-use phonenumber::metadata::DATABASE;
+use phonenumber::metadata::{DATABASE, Descriptor};
 use phonenumber::{Metadata, Mode, PhoneNumber, country};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
@@ -115,23 +115,29 @@ fn is_valid(number: &PhoneNumber) -> bool {
 /// Whether `national` is a number of some type in `meta`'s region (`number_type` is not
 /// `Unknown`): it matches the general pattern and one type's, tried most common first.
 fn has_type(meta: &Metadata, national: &str) -> bool {
+    meta.descriptors().general().is_match(national)
+        && number_types(meta)
+            .into_iter()
+            .flatten()
+            .any(|t| t.is_match(national))
+}
+
+/// The region's patterns of the types `number_type` tells apart (absent ones `None`), the
+/// most common first.
+fn number_types(meta: &Metadata) -> [Option<&Descriptor>; 10] {
     let d = meta.descriptors();
-    d.general().is_match(national)
-        && [
-            d.fixed_line(),
-            d.mobile(),
-            d.toll_free(),
-            d.premium_rate(),
-            d.shared_cost(),
-            d.voip(),
-            d.personal_number(),
-            d.pager(),
-            d.uan(),
-            d.voicemail(),
-        ]
-        .into_iter()
-        .flatten()
-        .any(|t| t.is_match(national))
+    [
+        d.fixed_line(),
+        d.mobile(),
+        d.toll_free(),
+        d.premium_rate(),
+        d.shared_cost(),
+        d.voip(),
+        d.personal_number(),
+        d.pager(),
+        d.uan(),
+        d.voicemail(),
+    ]
 }
 
 /// Whether parsing `number`'s E.164 form without a region certainly gives back `number`'s
@@ -298,23 +304,14 @@ mod tests {
         let mut national: Vec<(u16, String)> = Vec::new();
         for meta in DATABASE.iter() {
             let d = meta.descriptors();
-            let types = [
+            // Every type's example, and those of types no number is valid as.
+            let types = number_types(meta).into_iter().chain([
                 Some(d.general()),
-                d.fixed_line(),
-                d.mobile(),
-                d.toll_free(),
-                d.premium_rate(),
-                d.shared_cost(),
-                d.voip(),
-                d.personal_number(),
-                d.pager(),
-                d.uan(),
-                d.voicemail(),
                 d.emergency(),
                 d.short_code(),
                 d.no_international(),
-            ];
-            for example in types.into_iter().flatten().filter_map(|t| t.example()) {
+            ]);
+            for example in types.flatten().filter_map(|t| t.example()) {
                 let code = meta.country_code();
                 national.push((code, example.to_owned()));
                 let (head, tail) = example.split_at(1);
