@@ -5,12 +5,14 @@
 //! concurrent writer therefore makes them retry instead of silently overwriting (see
 //! [`crate::ports::Commit`]).
 
-use std::collections::BTreeMap;
-
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::record::{PoolId, RepId};
+
+pub mod rotation;
+pub(crate) use rotation::PackedId;
+pub use rotation::Rotation;
 
 /// Availability a rep (or an admin) sets through the API.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -117,7 +119,7 @@ pub struct PoolState {
     pub turn: u64,
     /// Per-member rotation state.
     #[serde(default)]
-    pub members: BTreeMap<RepId, MemberTurn>,
+    pub members: Rotation,
 }
 
 /// What one pick changes in a pool's rotation: the turn counter advances by one and the members
@@ -151,7 +153,7 @@ impl PoolState {
             pool: pool.into(),
             version: 0,
             turn: 0,
-            members: BTreeMap::new(),
+            members: Rotation::default(),
         }
     }
 }

@@ -21,7 +21,7 @@ pub mod config;
 pub mod sla;
 pub mod stats;
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -37,7 +37,7 @@ use crate::ports::{
     StoreError, Versioned,
 };
 use crate::record::{HistoryEntry, LeadRecord, LeadStatus};
-use crate::state::{Availability, MemberTurn, OutOfOffice, PoolState, RepState};
+use crate::state::{Availability, MemberTurn, OutOfOffice, PoolState, RepState, Rotation};
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
@@ -265,7 +265,7 @@ fn full_rep(rep: &str) -> RepState {
 
 /// A pool state with members.
 fn full_pool(pool: &str) -> PoolState {
-    let mut members = BTreeMap::new();
+    let mut members = Rotation::default();
     members.insert(
         "rep-a".to_owned(),
         MemberTurn {

@@ -14,7 +14,7 @@ use std::collections::{BTreeMap, BinaryHeap, HashMap};
 use crate::config::{Makeup, Pool, RoutingConfig, Strategy};
 use crate::decision::Candidate;
 use crate::record::RepId;
-use crate::state::{MemberTurn, PoolState, RepState, RotationUpdate};
+use crate::state::{MemberTurn, PackedId, PoolState, RepState, RotationUpdate};
 
 /// The result of a pick: the rep, the change to the pool's rotation, and the state used (for
 /// audit).
@@ -98,9 +98,10 @@ pub(crate) fn round_robin_lazy(
             first = Some((key, turn));
         }
     });
-    let Some(((_, last_turn, i), turn)) = first else {
+    let Some((key, turn)) = first else {
         return (Vec::new(), None);
     };
+    let (i, last_turn) = (key.index(), key.last_turn());
     let c = check(i);
     if c.eligible {
         return (vec![c], Some(pick(i, last_turn, 1, turn)));
@@ -109,18 +110,19 @@ pub(crate) fn round_robin_lazy(
     // They were not: order everyone else.
     let mut keys = Vec::with_capacity(pool.members.len());
     rotation_keys(pool, state, |key, _| {
-        if key.2 != i {
+        if key.index() != i {
             keys.push(Reverse(key));
         }
     });
     let mut order = BinaryHeap::from(keys);
-    while let Some(Reverse((_, last_turn, i))) = order.pop() {
+    while let Some(Reverse(key)) = order.pop() {
+        let i = key.index();
         let c = check(i);
         let eligible = c.eligible;
         checked.push((i, c));
         if eligible {
             let turn = state.members.get(pool.members[i].as_str());
-            let p = pick(i, last_turn, checked.len(), turn);
+            let p = pick(i, key.last_turn(), checked.len(), turn);
             return (checked.into_iter().map(|(_, c)| c).collect(), Some(p));
         }
     }
@@ -141,33 +143,71 @@ fn only_chosen(state: &PoolState, rep: &str, turn: Option<&MemberTurn>) -> Rotat
     }
 }
 
-/// A member's place in line: (owes no make-up turn, last turn, member index), smallest first.
-type RotationKey = (bool, u64, usize);
+/// A member's place in line, smallest first: (owes no make-up turn, last turn, member index).
+/// The first two are packed into one word (turns stay far below 2^63), so that ordering two
+/// members is usually one compare.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct RotationKey {
+    /// Owes no make-up turn (top bit), then the last turn.
+    line: u64,
+    /// The member's index in the pool.
+    index: usize,
+}
 
-/// Calls `f` with every member's rotation key `(owes no make-up turn, last turn, member index)`,
-/// smallest first in line. The pool's id-sorted member order and the rotation's BTreeMap are
+impl RotationKey {
+    #[inline]
+    fn new(owes_none: bool, last_turn: u64, index: usize) -> RotationKey {
+        RotationKey {
+            line: u64::from(owes_none) << 63 | last_turn.min(u64::MAX >> 1),
+            index,
+        }
+    }
+
+    /// The member's index in the pool.
+    fn index(self) -> usize {
+        self.index
+    }
+
+    /// The pool turn at which the member last got a lead.
+    fn last_turn(self) -> u64 {
+        self.line & (u64::MAX >> 1)
+    }
+}
+
+/// Calls `f` with every member's [`RotationKey`]. The pool's id-sorted member order and the rotation's entries are
 /// both sorted by rep id, so one merge pass finds every member's turn without a lookup per
-/// member. The pool side is packed at load (`SortedId`: length and words of each id, in one
-/// array), so a step loads only the rotation's key: comparing two heap strings per member was
-/// most of the pass's cost at 200 members.
+/// member. Both sides carry their ids packed ([`PackedId`]: the pool's at load, the rotation's
+/// when read), so a step compares integers in two arrays and reads no string.
 fn rotation_keys<'s>(
     pool: &Pool,
     state: &'s PoolState,
     mut f: impl FnMut(RotationKey, Option<&'s MemberTurn>),
 ) {
-    let mut turns = state.members.iter().peekable();
+    let entries = state.members.entries();
+    let mut next = 0;
     for m in &pool.by_id {
         let i = m.index;
-        let mut turn = turns.next_if(|(k, _)| m.is(pool, k));
+        let id = || pool.members.get(i).map_or("", String::as_str);
+        let mut turn = entries
+            .get(next)
+            .filter(|e| m.id.same(&e.packed, || e.id == id()));
         if turn.is_none() {
             // Rotation entries of former members, or this member is new to the rotation.
-            let id = pool.members.get(i).map_or("", String::as_str);
-            while turns.next_if(|(k, _)| k.as_str() < id).is_some() {}
-            turn = turns.next_if(|(k, _)| k.as_str() == id);
+            let id = id();
+            while entries.get(next).is_some_and(|e| e.id.as_str() < id) {
+                next += 1;
+            }
+            turn = entries.get(next).filter(|e| e.id == id);
         }
         match turn {
-            Some((_, t)) => f((t.credits == 0, t.last_turn, i), Some(t)),
-            None => f((true, 0, i), None),
+            Some(e) => {
+                next += 1;
+                f(
+                    RotationKey::new(e.turn.credits == 0, e.turn.last_turn, i),
+                    Some(&e.turn),
+                );
+            }
+            None => f(RotationKey::new(true, 0, i), None),
         }
     }
 }
@@ -177,10 +217,8 @@ fn rotation_keys<'s>(
 pub(crate) struct SortedId {
     /// Index into the pool's `members`.
     pub(crate) index: usize,
-    /// The id's length in bytes.
-    len: usize,
-    /// The id as two words ([`id_words`]); `None` for ids longer than 16 bytes.
-    words: Option<(u64, u64)>,
+    /// The member's id, packed.
+    id: PackedId,
 }
 
 impl SortedId {
@@ -188,57 +226,9 @@ impl SortedId {
     pub(crate) fn new(index: usize, id: &str) -> SortedId {
         SortedId {
             index,
-            len: id.len(),
-            words: id_words(id.as_bytes()),
+            id: PackedId::new(id),
         }
     }
-
-    /// Whether `key` is this member's id: a length test and two word compares for ids up to 16
-    /// bytes, without touching the member's own string.
-    #[inline]
-    fn is(&self, pool: &Pool, key: &str) -> bool {
-        if key.len() != self.len {
-            return false;
-        }
-        match self.words {
-            Some(w) => id_words(key.as_bytes()) == Some(w),
-            None => pool.members.get(self.index).is_some_and(|m| m == key),
-        }
-    }
-}
-
-/// Two words that identify a string of up to 16 bytes among strings of its length (every byte
-/// is in one of them); `None` for longer strings. Overlapping loads, not a byte loop or a
-/// `memcmp` call: `r17` is a few instructions.
-#[inline]
-fn id_words(b: &[u8]) -> Option<(u64, u64)> {
-    let n = b.len();
-    Some(match n {
-        0 => (0, 0),
-        1..=3 => (
-            u64::from(b[0]) | u64::from(b[n / 2]) << 8 | u64::from(b[n - 1]) << 16,
-            0,
-        ),
-        4..=7 => (u64::from(word4(b, 0)), u64::from(word4(b, n - 4))),
-        8..=16 => (word8(b, 0), word8(b, n - 8)),
-        _ => return None,
-    })
-}
-
-/// The 4 bytes of `s` at `at` as a word (the caller checked the length).
-#[inline(always)]
-fn word4(s: &[u8], at: usize) -> u32 {
-    let mut w = [0u8; 4];
-    w.copy_from_slice(&s[at..at + 4]);
-    u32::from_ne_bytes(w)
-}
-
-/// The 8 bytes of `s` at `at` as a word (the caller checked the length).
-#[inline(always)]
-fn word8(s: &[u8], at: usize) -> u64 {
-    let mut w = [0u8; 8];
-    w.copy_from_slice(&s[at..at + 8]);
-    u64::from_ne_bytes(w)
 }
 
 /// Picks a member among `candidates` (every member, in member order) with the pool's strategy.
@@ -343,53 +333,77 @@ fn credit_missed_turns(
 
 #[cfg(test)]
 mod tests {
-    use super::id_words;
+    use std::collections::HashMap;
 
-    /// What the merge pass's comparison says about two ids.
-    fn same(a: &str, b: &str) -> bool {
-        a.len() == b.len()
-            && match id_words(a.as_bytes()) {
-                Some(w) => id_words(b.as_bytes()) == Some(w),
-                None => a == b,
-            }
+    use proptest::prelude::*;
+
+    use super::{pick, round_robin_lazy};
+    use crate::config::{Format, RoutingConfig};
+    use crate::decision::Candidate;
+    use crate::state::{MemberTurn, PoolState};
+
+    /// Ids of every length the packed comparison distinguishes: short, exactly 16 bytes, long
+    /// ones that share their first and last 8 bytes, and ids that sort between members.
+    fn id(n: usize) -> String {
+        match n % 4 {
+            0 => format!("r{n}"),
+            1 => format!("rep-{n:012}"),
+            2 => format!("rep-long-id-{n:03}-same-end"),
+            _ => format!("m{n:02}"),
+        }
     }
 
-    #[test]
-    fn packed_ids_compare_like_strings_at_every_length() {
-        let ids = [
-            "",
-            "a",
-            "ab",
-            "abc",
-            "abcd",
-            "abcde",
-            "abcdefg",
-            "abcdefgh",
-            "abcdefghi",
-            "abcdefghijklmnop",
-            "abcdefghijklmnopq",
-            "r1",
-            "r2",
-            "r10",
-            "r199",
-            "r200",
-            "rep-0001-long-id-x",
-            "rep-0001-long-id-y",
-            "é",
-            "ü1",
-        ];
-        for a in ids {
-            for b in ids {
-                assert_eq!(same(a, b), a == b, "{a:?} vs {b:?}");
+    fn config(members: &[String]) -> RoutingConfig {
+        let mut src = String::new();
+        for m in members {
+            src.push_str(&format!("[[reps]]\nid = \"{m}\"\n"));
+        }
+        let quoted: Vec<String> = members.iter().map(|m| format!("\"{m}\"")).collect();
+        src.push_str(&format!(
+            "[[pools]]\nid = \"p\"\nmembers = [{}]\nstrategy = \"round_robin\"\n[[rules]]\nname = \"default\"\npool = \"p\"\n",
+            quoted.join(", ")
+        ));
+        RoutingConfig::parse(&src, Format::Toml, "lazy.toml").unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    proptest! {
+        /// The lazy round robin (one merge pass, then only the members it must check) picks
+        /// the rep the eager one picks from every member's eligibility, with the same rotation
+        /// change, whatever the rotation holds: members missing from it, former members still
+        /// in it, equal last turns, owed credits, ids of every length.
+        #[test]
+        fn lazy_round_robin_picks_as_the_eager_one(
+            members in prop::sample::subsequence((0..40usize).collect::<Vec<_>>(), 1..20)
+                .prop_shuffle(),
+            rotation in prop::collection::btree_map(0..48usize, (0..4u64, 0..2u32), 0..40),
+            eligible in prop::collection::vec(any::<bool>(), 20),
+        ) {
+            let members: Vec<String> = members.into_iter().map(id).collect();
+            let cfg = config(&members);
+            let pool = cfg.pool("p").unwrap_or_else(|| panic!("pool p"));
+            let mut state = PoolState::new("p");
+            state.turn = 4;
+            for (n, (last_turn, credits)) in rotation {
+                let turn = MemberTurn { last_turn, credits, ..MemberTurn::default() };
+                state.members.insert(id(n), turn);
             }
-            // Same length, one byte different at each position.
-            for i in 0..a.len() {
-                let mut bytes = a.as_bytes().to_vec();
-                bytes[i] ^= 1;
-                if let Ok(b) = std::str::from_utf8(&bytes) {
-                    assert!(!same(a, b), "{a:?} vs {b:?}");
-                }
-            }
+            let candidate = |i: usize| Candidate {
+                rep: members[i].clone(),
+                eligible: eligible[i],
+                reasons: Vec::new(),
+            };
+            let all: Vec<Candidate> = (0..members.len()).map(candidate).collect();
+            let eager = pick(&cfg, pool, &all, &HashMap::new(), &state);
+            let (checked, lazy) = round_robin_lazy(pool, &state, candidate);
+            prop_assert_eq!(
+                lazy.as_ref().map(|p| (&p.rep, &p.next)),
+                eager.as_ref().map(|p| (&p.rep, &p.next))
+            );
+            // Only the winner is eligible among the members checked.
+            prop_assert_eq!(
+                checked.iter().filter(|c| c.eligible).count(),
+                usize::from(lazy.is_some())
+            );
         }
     }
 }
