@@ -97,7 +97,7 @@ fn is_valid(number: &PhoneNumber) -> bool {
         match meta.leading_digits() {
             // The region whose leading digits start the number is its region, valid or not.
             Some(pattern) => {
-                if pattern.find(&national).is_some_and(|m| m.start() == 0) {
+                if pattern.is_match_at_start(&national) {
                     return is_region(region) && has_type(meta, &national);
                 }
             }
@@ -115,11 +115,23 @@ fn is_valid(number: &PhoneNumber) -> bool {
 /// Whether `national` is a number of some type in `meta`'s region (`number_type` is not
 /// `Unknown`): it matches the general pattern and one type's, tried most common first.
 fn has_type(meta: &Metadata, national: &str) -> bool {
-    meta.descriptors().general().is_match(national)
+    matches(meta.descriptors().general(), national)
         && number_types(meta)
             .into_iter()
             .flatten()
-            .any(|t| t.is_match(national))
+            .any(|t| matches(t, national))
+}
+
+/// `Descriptor::is_match`: one of the possible lengths (if the descriptor lists any) and the
+/// pattern matching from the start. The crate asks the pattern for its leftmost match and
+/// compares the match's start with 0, which costs a forward and a backward scan; the same
+/// question put to the pattern anchored at the start (the vendored regex-cache's
+/// `is_match_at_start`) stops at the first match. Invalid numbers try every type of every
+/// candidate region, so this was most of normalizing a lead with one.
+fn matches(d: &Descriptor, national: &str) -> bool {
+    let lengths = d.possible_length();
+    (lengths.is_empty() || u16::try_from(national.len()).is_ok_and(|n| lengths.contains(&n)))
+        && d.national_number().is_match_at_start(national)
 }
 
 /// The region's patterns of the types `number_type` tells apart (absent ones `None`), the
@@ -299,36 +311,49 @@ mod tests {
     /// added or dropped, at the end and after the first digit), which make numbers of other
     /// types, of no type, and of other lengths; and for runs of one digit under every country
     /// code. Both valid and invalid answers must occur in numbers.
-    #[test]
-    fn valid_matches_the_crate() {
-        let mut national: Vec<(u16, String)> = Vec::new();
-        for meta in DATABASE.iter() {
-            let d = meta.descriptors();
-            // Every type's example, and those of types no number is valid as.
-            let types = number_types(meta).into_iter().chain([
-                Some(d.general()),
-                d.emergency(),
-                d.short_code(),
-                d.no_international(),
-            ]);
-            for example in types.flatten().filter_map(|t| t.example()) {
-                let code = meta.country_code();
-                national.push((code, example.to_owned()));
-                let (head, tail) = example.split_at(1);
-                for digit in ["0", "1", "5", "9"] {
-                    national.push((code, format!("{example}{digit}")));
-                    national.push((code, format!("{}{digit}", &example[..example.len() - 1])));
-                    national.push((code, format!("{head}{digit}{tail}")));
-                }
-                national.push((code, example[..example.len() - 1].to_owned()));
-                national.push((code, format!("{head}{}", tail.get(1..).unwrap_or(""))));
+    /// National numbers to hold the crate to, for `meta`'s calling code: every type's example
+    /// (and those of types no number is valid as), variants of each (a digit changed, added or
+    /// dropped, at the end and after the first digit), and runs of one digit.
+    fn national_variants(meta: &Metadata) -> Vec<String> {
+        let mut national = Vec::new();
+        let d = meta.descriptors();
+        let types = number_types(meta).into_iter().chain([
+            Some(d.general()),
+            d.emergency(),
+            d.short_code(),
+            d.no_international(),
+        ]);
+        for example in types.flatten().filter_map(|t| t.example()) {
+            national.push(example.to_owned());
+            let (head, tail) = example.split_at(1);
+            for digit in ["0", "1", "5", "9"] {
+                national.push(format!("{example}{digit}"));
+                national.push(format!("{}{digit}", &example[..example.len() - 1]));
+                national.push(format!("{head}{digit}{tail}"));
             }
-            for len in [3, 7, 10, 13] {
-                for digit in ['2', '7'] {
-                    national.push((meta.country_code(), digit.to_string().repeat(len)));
-                }
+            national.push(example[..example.len() - 1].to_owned());
+            national.push(format!("{head}{}", tail.get(1..).unwrap_or("")));
+        }
+        for len in [3, 7, 10, 13] {
+            for digit in ['2', '7'] {
+                national.push(digit.to_string().repeat(len));
             }
         }
+        national
+    }
+
+    /// `phonenumber::is_valid` and [`is_valid`] agree on [`national_variants`] of every
+    /// region's calling code, in international form; these make numbers of every type, of
+    /// other types, of no type, and of other lengths. Both valid and invalid answers must occur.
+    #[test]
+    fn valid_matches_the_crate() {
+        let national: Vec<(u16, String)> = DATABASE
+            .iter()
+            .flat_map(|meta| {
+                let code = meta.country_code();
+                national_variants(meta).into_iter().map(move |n| (code, n))
+            })
+            .collect();
         let (mut valid, mut invalid) = (0, 0);
         for (code, digits) in &national {
             let raw = format!("+{code}{digits}");
@@ -348,6 +373,50 @@ mod tests {
             valid > 1_000 && invalid > 1_000,
             "{valid} valid, {invalid} invalid"
         );
+    }
+
+    /// [`matches`] answers as `Descriptor::is_match`, and the anchored leading-digits check as
+    /// the crate's unanchored one, for every pattern of every region, on the region's
+    /// [`national_variants`] and on each of them after a digit or two (which the patterns
+    /// can match further in, but not from the start).
+    #[test]
+    fn anchored_patterns_match_as_the_crate() {
+        let (mut yes, mut no) = (0, 0);
+        for meta in DATABASE.iter() {
+            let d = meta.descriptors();
+            let descriptors: Vec<&Descriptor> = number_types(meta)
+                .into_iter()
+                .chain([
+                    Some(d.general()),
+                    d.emergency(),
+                    d.short_code(),
+                    d.no_international(),
+                ])
+                .flatten()
+                .collect();
+            let mut texts = national_variants(meta);
+            let shifted: Vec<String> = texts
+                .iter()
+                .flat_map(|t| [format!("0{t}"), format!("91{t}")])
+                .collect();
+            texts.extend(shifted);
+            for text in &texts {
+                for desc in &descriptors {
+                    let want = desc.is_match(text);
+                    assert_eq!(matches(desc, text), want, "{} {text}", meta.id());
+                    if want {
+                        yes += 1;
+                    } else {
+                        no += 1;
+                    }
+                }
+                if let Some(p) = meta.leading_digits() {
+                    let want = p.find(text).is_some_and(|m| m.start() == 0);
+                    assert_eq!(p.is_match_at_start(text), want, "{} {text}", meta.id());
+                }
+            }
+        }
+        assert!(yes > 1_000 && no > 1_000, "{yes} matches, {no} not");
     }
 
     #[test]
