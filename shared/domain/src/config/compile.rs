@@ -498,8 +498,13 @@ fn compile_pool(
         .iter()
         .map(|m| reps.get(m).copied().unwrap_or(usize::MAX))
         .collect();
+    // Every compiled pool gets its own token, even with the same members: a token is never
+    // reused, so a rotation cannot mistake one member list for another.
+    static NEXT_IDS_TOKEN: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    let ids_token = NEXT_IDS_TOKEN.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     Some(Pool {
         id: rp.id,
+        ids_token,
         by_id,
         member_reps,
         members: rp.members,

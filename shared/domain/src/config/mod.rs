@@ -377,6 +377,9 @@ pub struct Pool {
     /// Each member's index into the config's `reps` (`usize::MAX` if unknown), so a decision
     /// finds a member's settings without hashing its id.
     pub(crate) member_reps: Vec<usize>,
+    /// Stands for this pool's member list, unique in the process (never 0), so that a rotation
+    /// can remember that its ids are exactly these members ([`crate::state::Rotation`]).
+    pub(crate) ids_token: u64,
 }
 
 /// Company accounts and who owns them.

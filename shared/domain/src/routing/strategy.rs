@@ -174,17 +174,33 @@ impl RotationKey {
     }
 }
 
-/// Calls `f` with every member's [`RotationKey`]. The pool's id-sorted member order and the rotation's entries are
-/// both sorted by rep id, so one merge pass finds every member's turn without a lookup per
-/// member. Both sides carry their ids packed ([`PackedId`]: the pool's at load, the rotation's
-/// when read), so a step compares integers in two arrays and reads no string.
+/// Calls `f` with every member's [`RotationKey`], in id order. The pool's id-sorted member
+/// order and the rotation's entries are both sorted by rep id, so one merge pass finds every
+/// member's turn without a lookup per member. Both sides carry their ids packed ([`PackedId`]:
+/// the pool's at load, the rotation's when read), so a step compares integers in two arrays and
+/// reads no string. A pass that finds the entries to be exactly the members records it in the
+/// rotation, and later passes over the same rotation (the other leads of a router's batch)
+/// pair them by position without comparing ids, until an id is added or removed.
 fn rotation_keys<'s>(
     pool: &Pool,
     state: &'s PoolState,
     mut f: impl FnMut(RotationKey, Option<&'s MemberTurn>),
 ) {
     let entries = state.members.entries();
+    if state.members.has_ids_of(pool.ids_token) {
+        // A full walk found these entries to be exactly the pool's members, and the set of
+        // ids has not changed since: entry `j` is the `j`-th member by id.
+        for (m, e) in pool.by_id.iter().zip(entries) {
+            f(
+                RotationKey::new(e.turn.credits == 0, e.turn.last_turn, m.index),
+                Some(&e.turn),
+            );
+        }
+        return;
+    }
     let mut next = 0;
+    // Whether every member so far had the entry at its own position.
+    let mut aligned = entries.len() == pool.by_id.len();
     for m in &pool.by_id {
         let i = m.index;
         let id = || pool.members.get(i).map_or("", String::as_str);
@@ -192,6 +208,7 @@ fn rotation_keys<'s>(
             .get(next)
             .filter(|e| m.id.same(&e.packed, || e.id == id()));
         if turn.is_none() {
+            aligned = false;
             // Rotation entries of former members, or this member is new to the rotation.
             let id = id();
             while entries.get(next).is_some_and(|e| e.id.as_str() < id) {
@@ -209,6 +226,9 @@ fn rotation_keys<'s>(
             }
             None => f(RotationKey::new(true, 0, i), None),
         }
+    }
+    if aligned {
+        state.members.set_ids_of(pool.ids_token);
     }
 }
 
@@ -405,5 +425,108 @@ mod tests {
                 usize::from(lazy.is_some())
             );
         }
+
+        /// The same over a rotation in service: picks applied one after another (the walks
+        /// after the first pair entries with members by position once a walk found them
+        /// equal), with former members' entries added and members' entries removed between
+        /// picks, which must end that pairing.
+        #[test]
+        fn lazy_round_robin_stays_with_the_eager_one_as_the_rotation_changes(
+            members in prop::sample::subsequence((0..24usize).collect::<Vec<_>>(), 1..12)
+                .prop_shuffle(),
+            steps in prop::collection::vec((0..4u8, 0..30usize, any::<u16>()), 1..60),
+        ) {
+            let members: Vec<String> = members.into_iter().map(id).collect();
+            let cfg = config(&members);
+            let pool = cfg.pool("p").unwrap_or_else(|| panic!("pool p"));
+            let mut state = PoolState::new("p");
+            for (op, n, eligible) in steps {
+                match op {
+                    0 => {
+                        state.members.insert(id(n), MemberTurn::default());
+                    }
+                    1 => {
+                        state.members.remove(&id(n));
+                    }
+                    _ => {
+                        let candidate = |i: usize| Candidate {
+                            rep: members[i].clone(),
+                            eligible: eligible >> (i % 16) & 1 == 1,
+                            reasons: Vec::new(),
+                        };
+                        let all: Vec<Candidate> = (0..members.len()).map(candidate).collect();
+                        let eager = pick(&cfg, pool, &all, &HashMap::new(), &state);
+                        let (_, lazy) = round_robin_lazy(pool, &state, candidate);
+                        prop_assert_eq!(
+                            lazy.as_ref().map(|p| (&p.rep, &p.next)),
+                            eager.as_ref().map(|p| (&p.rep, &p.next))
+                        );
+                        if let Some(p) = lazy {
+                            state.apply(&p.next);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// A walk that finds the rotation to be exactly the pool's members records it; adding a
+    /// former member's entry or removing a member's ends it, and so does another pool config.
+    #[test]
+    fn a_walk_records_when_the_rotation_is_exactly_the_members() {
+        let members: Vec<String> = (0..5).map(id).collect();
+        let cfg = config(&members);
+        let pool = cfg.pool("p").unwrap_or_else(|| panic!("pool p"));
+        let eligible = |i: usize| Candidate {
+            rep: members[i].clone(),
+            eligible: true,
+            reasons: Vec::new(),
+        };
+        let mut state = PoolState::new("p");
+        for m in &members[..4] {
+            state.members.insert(m.clone(), MemberTurn::default());
+        }
+        round_robin_lazy(pool, &state, eligible);
+        assert!(
+            !state.members.has_ids_of(pool.ids_token),
+            "one member has no entry"
+        );
+        state
+            .members
+            .insert(members[4].clone(), MemberTurn::default());
+        round_robin_lazy(pool, &state, eligible);
+        assert!(
+            state.members.has_ids_of(pool.ids_token),
+            "every member, in order"
+        );
+        // A turn changing keeps it; the clone keeps it.
+        if let Some(t) = state.members.get_mut(&members[0]) {
+            t.last_turn = 9;
+        }
+        assert!(state.clone().members.has_ids_of(pool.ids_token));
+        let other = config(&members);
+        let other_pool = other.pool("p").unwrap_or_else(|| panic!("pool p"));
+        assert!(
+            !state.members.has_ids_of(other_pool.ids_token),
+            "another config"
+        );
+        state.members.insert(id(30), MemberTurn::default());
+        assert!(
+            !state.members.has_ids_of(pool.ids_token),
+            "a former member's entry"
+        );
+        round_robin_lazy(pool, &state, eligible);
+        assert!(
+            !state.members.has_ids_of(pool.ids_token),
+            "a former member's entry"
+        );
+        state.members.remove(&id(30));
+        round_robin_lazy(pool, &state, eligible);
+        assert!(state.members.has_ids_of(pool.ids_token));
+        state.members.remove(&members[2]);
+        assert!(
+            !state.members.has_ids_of(pool.ids_token),
+            "a member's entry removed"
+        );
     }
 }

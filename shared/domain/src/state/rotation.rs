@@ -7,6 +7,7 @@
 //! array. Serialized exactly as the map was: a JSON object keyed by rep id.
 
 use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde::de::{MapAccess, Visitor};
 use serde::ser::SerializeMap;
@@ -20,7 +21,35 @@ use crate::record::RepId;
 pub struct Rotation {
     /// Sorted by `id`, ids unique.
     entries: Vec<Entry>,
+    /// The pool config whose members these entries' ids were last found to be, in order.
+    same_ids: SameIds,
 }
+
+/// A compiled pool's member list ([`crate::config::Pool`]'s `ids_token`) that a rotation's ids
+/// were found equal to by a full walk, and have not changed since; 0 for none. A cache, not
+/// state: equal whatever it holds, never serialized, and reset by any change to the set of ids.
+///
+/// Why: a router decides a batch of leads over one rotation it read, and the round-robin walk
+/// otherwise compares every member's id with the rotation's on every lead, about half of the
+/// walk's cost. With the ids known equal, the walk pairs entry `j` with the pool's `j`-th
+/// member by id without comparing them. An atomic, so that a decision can record it through a
+/// shared reference and the state stays `Sync`.
+#[derive(Debug, Default)]
+struct SameIds(AtomicU64);
+
+impl Clone for SameIds {
+    fn clone(&self) -> SameIds {
+        SameIds(AtomicU64::new(self.0.load(Ordering::Relaxed)))
+    }
+}
+
+impl PartialEq for SameIds {
+    fn eq(&self, _: &SameIds) -> bool {
+        true
+    }
+}
+
+impl Eq for SameIds {}
 
 /// One member's turn, with its id packed for the merge pass.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -50,6 +79,7 @@ impl Rotation {
             Ok(i) => Some(std::mem::replace(&mut self.entries[i].turn, turn)),
             Err(i) => {
                 self.entries.insert(i, Entry::new(rep, turn));
+                self.same_ids = SameIds::default();
                 None
             }
         }
@@ -58,6 +88,7 @@ impl Rotation {
     /// Removes the turn of `rep` (a former member); returns it.
     pub fn remove(&mut self, rep: &str) -> Option<MemberTurn> {
         let i = self.find(rep).ok()?;
+        self.same_ids = SameIds::default();
         Some(self.entries.remove(i).turn)
     }
 
@@ -79,6 +110,17 @@ impl Rotation {
     /// The entries in rep-id order, for the merge pass.
     pub(crate) fn entries(&self) -> &[Entry] {
         &self.entries
+    }
+
+    /// Whether the entries' ids are known to be exactly the member list `token` stands for, in
+    /// order (see [`SameIds`]); never for token 0.
+    pub(crate) fn has_ids_of(&self, token: u64) -> bool {
+        token != 0 && self.same_ids.0.load(Ordering::Relaxed) == token
+    }
+
+    /// Records that a full walk found the entries' ids to be exactly `token`'s member list.
+    pub(crate) fn set_ids_of(&self, token: u64) {
+        self.same_ids.0.store(token, Ordering::Relaxed);
     }
 
     fn find(&self, rep: &str) -> Result<usize, usize> {
@@ -133,7 +175,10 @@ impl FromIterator<(RepId, MemberTurn)> for Rotation {
             }
             entries = kept;
         }
-        Rotation { entries }
+        Rotation {
+            entries,
+            same_ids: SameIds::default(),
+        }
     }
 }
 
