@@ -5,6 +5,10 @@
 //!
 //! `cargo run --profile bench -p leadrouter-domain --example decide_cpu -- 100 200 1000000`
 //! (rules, reps, decisions per round)
+//!
+//! `... -- 100 200 20000 first`: every decision over a rotation just rebuilt, as the first lead
+//! of a router batch sees it (the rebuild is in the CPU time: count the decision's own
+//! instructions with callgrind's `--toggle-collect=leadrouter_domain::routing::decide::decide`).
 
 #![allow(missing_docs)]
 
@@ -32,12 +36,20 @@ fn cpu_seconds() -> f64 {
 }
 
 fn main() {
-    let args: Vec<usize> = std::env::args()
-        .skip(1)
-        .map(|a| a.parse().expect("usage: decide_cpu RULES REPS DECISIONS"))
+    let mut args: Vec<String> = std::env::args().skip(1).collect();
+    let first = args.last().is_some_and(|a| a == "first");
+    if first {
+        args.pop();
+    }
+    let args: Vec<usize> = args
+        .iter()
+        .map(|a| {
+            a.parse()
+                .expect("usage: decide_cpu RULES REPS DECISIONS [first]")
+        })
         .collect();
     let [rules, reps, n] = args[..] else {
-        panic!("usage: decide_cpu RULES REPS DECISIONS");
+        panic!("usage: decide_cpu RULES REPS DECISIONS [first]");
     };
     let now = decide_config::now();
     let lead = decide_config::lead(now);
@@ -52,6 +64,15 @@ fn main() {
     for _ in 0..3 {
         let t = cpu_seconds();
         for _ in 0..n {
+            if first {
+                for pool in snap.pools.values_mut() {
+                    pool.members = pool
+                        .members
+                        .iter()
+                        .map(|(k, v)| (k.clone(), v.clone()))
+                        .collect();
+                }
+            }
             std::hint::black_box(decide(&cfg, &lead, &snap, now));
         }
         decision = decision.min((cpu_seconds() - t) / n as f64 * 1e9);

@@ -178,18 +178,16 @@ impl RotationKey {
 /// order and the rotation's entries are both sorted by rep id, so one merge pass finds every
 /// member's turn without a lookup per member. Both sides carry their ids packed ([`PackedId`]:
 /// the pool's at load, the rotation's when read), so a step compares integers in two arrays and
-/// reads no string. A pass that finds the entries to be exactly the members records it in the
-/// rotation, and later passes over the same rotation (the other leads of a router's batch)
-/// pair them by position without comparing ids, until an id is added or removed.
+/// reads no string. When the entries are exactly the members ([`is_exactly_the_members`]),
+/// which is the usual case, the pass pairs them by position instead.
 fn rotation_keys<'s>(
     pool: &Pool,
     state: &'s PoolState,
     mut f: impl FnMut(RotationKey, Option<&'s MemberTurn>),
 ) {
     let entries = state.members.entries();
-    if state.members.has_ids_of(pool.ids_token) {
-        // A full walk found these entries to be exactly the pool's members, and the set of
-        // ids has not changed since: entry `j` is the `j`-th member by id.
+    if is_exactly_the_members(pool, state) {
+        // Entry `j` is the `j`-th member by id.
         for (m, e) in pool.by_id.iter().zip(entries) {
             f(
                 RotationKey::new(e.turn.credits == 0, e.turn.last_turn, m.index),
@@ -199,8 +197,6 @@ fn rotation_keys<'s>(
         return;
     }
     let mut next = 0;
-    // Whether every member so far had the entry at its own position.
-    let mut aligned = entries.len() == pool.by_id.len();
     for m in &pool.by_id {
         let i = m.index;
         let id = || pool.members.get(i).map_or("", String::as_str);
@@ -208,7 +204,6 @@ fn rotation_keys<'s>(
             .get(next)
             .filter(|e| m.id.same(&e.packed, || e.id == id()));
         if turn.is_none() {
-            aligned = false;
             // Rotation entries of former members, or this member is new to the rotation.
             let id = id();
             while entries.get(next).is_some_and(|e| e.id.as_str() < id) {
@@ -227,9 +222,27 @@ fn rotation_keys<'s>(
             None => f(RotationKey::new(true, 0, i), None),
         }
     }
-    if aligned {
+}
+
+/// Whether the rotation's ids are exactly the pool's members, in id order: known from an
+/// earlier call over the same rotation, or found by comparing the packed ids pairwise (a tight
+/// loop that stops at the first difference) and then recorded in the rotation, so that the
+/// other leads of a router's batch skip the comparison.
+fn is_exactly_the_members(pool: &Pool, state: &PoolState) -> bool {
+    if state.members.has_ids_of(pool.ids_token) {
+        return true;
+    }
+    let entries = state.members.entries();
+    let same = entries.len() == pool.by_id.len()
+        && pool.by_id.iter().zip(entries).all(|(m, e)| {
+            m.id.same(&e.packed, || {
+                pool.members.get(m.index).is_some_and(|id| *id == e.id)
+            })
+        });
+    if same {
         state.members.set_ids_of(pool.ids_token);
     }
+    same
 }
 
 /// A pool member in id order, packed for the merge pass.
