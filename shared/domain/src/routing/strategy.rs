@@ -370,7 +370,7 @@ mod tests {
 
     use proptest::prelude::*;
 
-    use super::{pick, round_robin_lazy};
+    use super::{Pick, pick, round_robin_lazy};
     use crate::config::{Format, RoutingConfig};
     use crate::decision::Candidate;
     use crate::state::{MemberTurn, PoolState};
@@ -399,6 +399,26 @@ mod tests {
         RoutingConfig::parse(&src, Format::Toml, "lazy.toml").unwrap_or_else(|e| panic!("{e}"))
     }
 
+    /// The lazy round robin's checked members and pick, and the eager one's pick from every
+    /// member's candidate entry, over pool `p` of `cfg` (whose members are `members`).
+    fn both(
+        cfg: &RoutingConfig,
+        members: &[String],
+        state: &PoolState,
+        eligible: impl Fn(usize) -> bool,
+    ) -> (Vec<Candidate>, Option<Pick>, Option<Pick>) {
+        let pool = cfg.pool("p").unwrap_or_else(|| panic!("pool p"));
+        let candidate = |i: usize| Candidate {
+            rep: members[i].clone(),
+            eligible: eligible(i),
+            reasons: Vec::new(),
+        };
+        let all: Vec<Candidate> = (0..members.len()).map(candidate).collect();
+        let eager = pick(cfg, pool, &all, &HashMap::new(), state);
+        let (checked, lazy) = round_robin_lazy(pool, state, candidate);
+        (checked, lazy, eager)
+    }
+
     proptest! {
         /// The lazy round robin (one merge pass, then only the members it must check) picks
         /// the rep the eager one picks from every member's eligibility, with the same rotation
@@ -413,21 +433,13 @@ mod tests {
         ) {
             let members: Vec<String> = members.into_iter().map(id).collect();
             let cfg = config(&members);
-            let pool = cfg.pool("p").unwrap_or_else(|| panic!("pool p"));
             let mut state = PoolState::new("p");
             state.turn = 4;
             for (n, (last_turn, credits)) in rotation {
                 let turn = MemberTurn { last_turn, credits, ..MemberTurn::default() };
                 state.members.insert(id(n), turn);
             }
-            let candidate = |i: usize| Candidate {
-                rep: members[i].clone(),
-                eligible: eligible[i],
-                reasons: Vec::new(),
-            };
-            let all: Vec<Candidate> = (0..members.len()).map(candidate).collect();
-            let eager = pick(&cfg, pool, &all, &HashMap::new(), &state);
-            let (checked, lazy) = round_robin_lazy(pool, &state, candidate);
+            let (checked, lazy, eager) = both(&cfg, &members, &state, |i| eligible[i]);
             prop_assert_eq!(
                 lazy.as_ref().map(|p| (&p.rep, &p.next)),
                 eager.as_ref().map(|p| (&p.rep, &p.next))
@@ -451,7 +463,6 @@ mod tests {
         ) {
             let members: Vec<String> = members.into_iter().map(id).collect();
             let cfg = config(&members);
-            let pool = cfg.pool("p").unwrap_or_else(|| panic!("pool p"));
             let mut state = PoolState::new("p");
             for (op, n, eligible) in steps {
                 match op {
@@ -462,14 +473,8 @@ mod tests {
                         state.members.remove(&id(n));
                     }
                     _ => {
-                        let candidate = |i: usize| Candidate {
-                            rep: members[i].clone(),
-                            eligible: eligible >> (i % 16) & 1 == 1,
-                            reasons: Vec::new(),
-                        };
-                        let all: Vec<Candidate> = (0..members.len()).map(candidate).collect();
-                        let eager = pick(&cfg, pool, &all, &HashMap::new(), &state);
-                        let (_, lazy) = round_robin_lazy(pool, &state, candidate);
+                        let (_, lazy, eager) =
+                            both(&cfg, &members, &state, |i| eligible >> (i % 16) & 1 == 1);
                         prop_assert_eq!(
                             lazy.as_ref().map(|p| (&p.rep, &p.next)),
                             eager.as_ref().map(|p| (&p.rep, &p.next))
