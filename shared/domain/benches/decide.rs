@@ -67,13 +67,7 @@ fn bench(c: &mut Criterion) {
         b.iter_batched(
             || {
                 let mut fresh = snap.clone();
-                for pool in fresh.pools.values_mut() {
-                    pool.members = pool
-                        .members
-                        .iter()
-                        .map(|(k, v)| (k.clone(), v.clone()))
-                        .collect();
-                }
+                decide_config::as_just_read(&mut fresh);
                 fresh
             },
             |fresh| {

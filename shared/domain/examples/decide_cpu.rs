@@ -65,13 +65,7 @@ fn main() {
         let t = cpu_seconds();
         for _ in 0..n {
             if first {
-                for pool in snap.pools.values_mut() {
-                    pool.members = pool
-                        .members
-                        .iter()
-                        .map(|(k, v)| (k.clone(), v.clone()))
-                        .collect();
-                }
+                decide_config::as_just_read(&mut snap);
             }
             std::hint::black_box(decide(&cfg, &lead, &snap, now));
         }

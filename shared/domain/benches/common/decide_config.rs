@@ -4,6 +4,7 @@
 
 use chrono::{DateTime, TimeZone, Utc};
 use leadrouter_domain::config::{Format, RoutingConfig};
+use leadrouter_domain::routing::Snapshot;
 use leadrouter_lead::Lead;
 use uuid::Uuid;
 
@@ -60,5 +61,17 @@ pub fn lead(now: DateTime<Utc>) -> Lead {
         language: Some("de".into()),
         seats: Some(40),
         ..Lead::default()
+    }
+}
+
+/// Rebuilds every pool rotation in `snap` from its entries, as a router holds a rotation it
+/// has just read: nothing is known about it yet (whether its ids are the pool's members).
+pub fn as_just_read(snap: &mut Snapshot) {
+    for pool in snap.pools.values_mut() {
+        pool.members = pool
+            .members
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
     }
 }
