@@ -26,13 +26,13 @@ pub struct Rotation {
 }
 
 /// A compiled pool's member list ([`crate::config::Pool`]'s `ids_token`) that a rotation's ids
-/// were found equal to by a full walk, and have not changed since; 0 for none. A cache, not
+/// were found equal to, pairwise in id order, and have not changed since; 0 for none. A cache, not
 /// state: equal whatever it holds, never serialized, and reset by any change to the set of ids.
 ///
 /// Why: a router decides a batch of leads over one rotation it read, and the round-robin walk
-/// otherwise compares every member's id with the rotation's on every lead, about half of the
-/// walk's cost. With the ids known equal, the walk pairs entry `j` with the pool's `j`-th
-/// member by id without comparing them. An atomic, so that a decision can record it through a
+/// would otherwise compare every member's id with the rotation's on every lead. With the ids
+/// known equal, the walk pairs entry `j` with the pool's `j`-th member by id without comparing
+/// them, and only the batch's first lead pays the comparison. An atomic, so that a decision can record it through a
 /// shared reference and the state stays `Sync`.
 #[derive(Debug, Default)]
 struct SameIds(AtomicU64);
@@ -118,7 +118,7 @@ impl Rotation {
         token != 0 && self.same_ids.0.load(Ordering::Relaxed) == token
     }
 
-    /// Records that a full walk found the entries' ids to be exactly `token`'s member list.
+    /// Records that the entries' ids were found to be exactly `token`'s member list.
     pub(crate) fn set_ids_of(&self, token: u64) {
         self.same_ids.0.store(token, Ordering::Relaxed);
     }
