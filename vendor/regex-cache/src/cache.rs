@@ -183,7 +183,7 @@ impl CachedRegex {
 	/// `find(text).map_or(false, |m| m.start() == 0)` answers (the leftmost match starts at 0
 	/// exactly when some match does). Asked of the pattern anchored with `\A`, it is one forward
 	/// scan that stops at the first match, where `find` searches for the leftmost match and then
-	/// for its start: about a fifth of the instructions for phone-number metadata patterns.
+	/// for its start: about 1.7k instructions instead of 2.4k for phone-number metadata patterns.
 	pub fn is_match_at_start(&self, text: &str) -> bool {
 		self.anchored.get_or_init(|| {
 			let source = format!("\\A(?:{})", self.builder.source);
