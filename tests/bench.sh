@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # leadrouter's benchmark suite (issue 8). Prints every figure and rewrites the generated block of
 # docs/benchmarks.md (between the `bench.sh` markers). Not part of the test command: figures are
-# measured, never asserted. About 8 minutes on the 2-core machine once the builds exist. A
-# change every binary links (2026-11-24: the allocator) adds the release rebuild (~7 minutes),
-# the contention bench's build (~7) and the arm64 rebuild (~8): that run took 23 minutes with
-# the arm64 build already current.
+# measured, never asserted. About 8 minutes on the 2-core machine once the builds exist; a
+# change in the domain adds the release rebuild (~6 minutes: five thin-LTO links), the
+# benches' (~1.5; the contention bench is built without LTO, see its profile in Cargo.toml)
+# and the arm64 rebuild.
 #
 #   bash tests/bench.sh            # everything
 #   BENCH_QUICK=1 bash tests/bench.sh   # shorter load runs (3 s per client count)
@@ -48,7 +48,7 @@ cargo bench --locked -p leadrouter-domain --bench normalize -- --warm-up-time 1 
   2>/dev/null | tee "$out/normalize.txt"
 
 step "contention: 1, 2, 4, 8 routers on one pool"
-cargo bench --locked -p leadrouter-embedded --bench contention 2>/dev/null | tee "$out/contention.txt"
+cargo bench --locked --profile contention -p leadrouter-embedded --bench contention 2>/dev/null | tee "$out/contention.txt"
 
 step "DynamoDB requests and write units per routed lead (moto, SDK interceptor)"
 MOTO_SERVER="$root/.venv/bin/moto_server" cargo test --locked -p leadrouter-aws --test write_counts \

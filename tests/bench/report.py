@@ -45,7 +45,7 @@ def main() -> None:
     md += [f"| {n} | {t} |" for n, t in criterion(out / "decide.txt")]
     md += ["", "### Normalization cost per payload (criterion median)", "", "| benchmark | time |", "|---|---|"]
     md += [f"| {n} | {t} |" for n, t in criterion(out / "normalize.txt")]
-    md += ["", "### Contention (`cargo bench -p leadrouter-embedded --bench contention`)", "", "```"]
+    md += ["", "### Contention (`cargo bench --profile contention -p leadrouter-embedded --bench contention`)", "", "```"]
     md += [(out / "contention.txt").read_text().strip() if (out / "contention.txt").exists() else "(not run)", "```"]
     md += ["", "### DynamoDB requests and write units per routed lead (moto, SDK interceptor)", "", "```"]
     md += [(out / "write_counts.txt").read_text().strip() if (out / "write_counts.txt").exists() else "(not run)", "```"]

@@ -3,7 +3,7 @@
 //! DynamoDB table), pulling batches of 10 leads from a shared queue. Prints routed leads per
 //! second and conflict retries per lead (commits lost to another router, re-read and retried).
 //!
-//! `cargo bench -p leadrouter-embedded --bench contention` (the figures go to
+//! `cargo bench --profile contention -p leadrouter-embedded --bench contention` (the figures go to
 //! docs/benchmarks.md). A benchmark, not a test: it asserts only that every lead was routed
 //! exactly once, so a wrong figure cannot hide a broken run.
 
