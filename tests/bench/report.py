@@ -55,13 +55,14 @@ def main() -> None:
     if (out / "simulate.time").exists():
         md += [(out / "simulate.time").read_text().strip().splitlines()[-1]]
     md += ["```", "", "### Local throughput (wrk → `leadrouter serve`, release, tests/bench/bench.toml)", "",
-           "| clients | accepted/s | non-2xx | routed/s | received→assigned p50 | p90 | p99 | serve peak RSS |",
-           "|---|---|---|---|---|---|---|---|"]
+           "| clients | run | accepted/s | non-2xx | routed/s | received→assigned p50 | p90 | p99 | serve peak RSS |",
+           "|---|---|---|---|---|---|---|---|---|"]
     for r in jsonl(out / "throughput.txt"):
         t = r["routing"]
         delay = r.get("delay_ms", 0)
         clients = f"{r['clients']}, paced ({delay} ms between requests)" if delay else r["clients"]
-        md.append(f"| {clients} | {r['accepted_per_s']:.0f} | {r['non_2xx']} | {t['routed_per_s']:.0f} | "
+        run = f"{r['secs']} s" if "secs" in r else ""
+        md.append(f"| {clients} | {run} | {r['accepted_per_s']:.0f} | {r['non_2xx']} | {t['routed_per_s']:.0f} | "
                   f"{t['p50_ms']} ms | {t['p90_ms']} ms | {t['p99_ms']} ms | {r['serve_peak_rss_kib'] / 1024:.1f} MiB |")
     md += ["", "### Cold start and footprint (x86_64 release binaries, local runtime API, moto)", "",
            "| function | ready (min / median / max) | first event | peak RSS | binary |", "|---|---|---|---|---|"]
