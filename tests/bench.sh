@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # leadrouter's benchmark suite (issue 8). Prints every figure and rewrites the generated block of
 # docs/benchmarks.md (between the `bench.sh` markers). Not part of the test command: figures are
-# measured, never asserted. About 8 minutes on the 2-core machine once the builds exist; a
-# change in the domain adds the release rebuild (~6 minutes: five thin-LTO links), the
-# benches' (~1.5; the contention bench is built without LTO, see its profile in Cargo.toml)
-# and the arm64 rebuild.
+# measured, never asserted. About 4 minutes on the 2-core machine once the builds exist, about
+# 15 after a change every binary links (2026-11-24: 14:52, of which the release rebuild and
+# both benches' builds 7 minutes, the arm64 rebuild 4); see docs/benchmarks.md, "The suite's
+# own time".
 #
 #   bash tests/bench.sh            # everything
 #   BENCH_QUICK=1 bash tests/bench.sh   # shorter load runs (3 s per client count)
