@@ -100,7 +100,7 @@ impl DynamoConfigStore {
     /// A config store over `table`, with credentials, region and endpoint from the environment
     /// (as the functions and the CLI use it).
     pub async fn from_env(table: impl Into<String>) -> DynamoConfigStore {
-        let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+        let sdk = crate::sdk::from_env().await;
         DynamoConfigStore::new(Client::new(&sdk), table)
     }
 

@@ -81,7 +81,7 @@ impl DynamoStore {
     /// A store over `table` with the SDK's usual configuration (credentials, region,
     /// `AWS_ENDPOINT_URL`): what the admin CLI (`leadrouter doctor --table`) uses.
     pub async fn from_env(table: impl Into<String>) -> DynamoStore {
-        let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+        let sdk = crate::sdk::from_env().await;
         DynamoStore::new(Client::new(&sdk), table)
     }
 }

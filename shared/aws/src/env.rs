@@ -82,7 +82,7 @@ pub struct AwsDeps {
 pub async fn from_env() -> Result<AwsDeps, StartError> {
     let table = var("LEADROUTER_TABLE")?;
     let queue_url = var("LEADROUTER_QUEUE_URL")?;
-    let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let sdk = crate::sdk::from_env().await;
     let dynamo = aws_sdk_dynamodb::Client::new(&sdk);
     let source = ConfigSource::from_var(std::env::var("LEADROUTER_CONFIG").ok().as_deref());
     let (config, config_watcher) = match source {

@@ -13,8 +13,9 @@
 //! - [`secrets`]: `ssm:/path` secret references of the routing config, fetched from SSM
 //!   Parameter Store once per cold start.
 //!
-//! Clients come from `aws_config::defaults`, which honours `AWS_ENDPOINT_URL` (moto in tests), so
-//! production code has no local-mode branch.
+//! - [`sdk`]: the SDK configuration every client is made from: `aws_config::defaults`, which
+//!   honours `AWS_ENDPOINT_URL` (moto in tests), so production code has no local-mode branch,
+//!   with an HTTPS client on rustls and ring.
 
 pub mod config_store;
 pub mod dynamo;
@@ -22,6 +23,7 @@ pub mod env;
 #[cfg(feature = "test-support")]
 pub mod moto;
 pub mod redrive;
+pub mod sdk;
 pub mod secrets;
 pub mod sqs;
 pub mod stats;

@@ -15,8 +15,6 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use aws_config::BehaviorVersion;
-
 /// A moto server on a free loopback port, stopped when dropped.
 pub struct Moto {
     child: Child,
@@ -90,7 +88,7 @@ pub async fn moto(serial: bool) -> Moto {
 
 /// SDK configuration for `moto`: its endpoint, a region, test credentials.
 pub async fn sdk(moto: &Moto) -> aws_config::SdkConfig {
-    aws_config::defaults(BehaviorVersion::latest())
+    crate::sdk::loader()
         .endpoint_url(&moto.url)
         .region(aws_config::Region::new("us-east-1"))
         .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(

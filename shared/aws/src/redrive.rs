@@ -41,7 +41,7 @@ where
 
 /// An SQS client with the SDK's usual configuration (credentials, region, `AWS_ENDPOINT_URL`).
 pub async fn client_from_env() -> Client {
-    let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let sdk = crate::sdk::from_env().await;
     Client::new(&sdk)
 }
 

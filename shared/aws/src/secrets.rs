@@ -149,6 +149,6 @@ pub async fn for_references(references: BTreeSet<String>) -> Result<Secrets, Sta
     if !references.iter().any(|r| ssm_name(r).is_some()) {
         return Ok(Secrets::default());
     }
-    let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let sdk = crate::sdk::from_env().await;
     fetch(&Client::new(&sdk), references).await
 }

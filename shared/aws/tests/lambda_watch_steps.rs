@@ -14,7 +14,6 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use aws_config::BehaviorVersion;
 use leadrouter_aws::{DynamoStore, SqsQueue, create_queue_with_dlq, create_table};
 use leadrouter_domain::ports::{LeadStore, Queue};
 use leadrouter_domain::record::LeadStatus;
@@ -25,7 +24,7 @@ fn var(name: &str) -> String {
 }
 
 async fn sdk() -> aws_config::SdkConfig {
-    aws_config::defaults(BehaviorVersion::latest())
+    leadrouter_aws::sdk::loader()
         .endpoint_url(var("MOTO_URL"))
         .region(aws_config::Region::new("us-east-1"))
         .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
