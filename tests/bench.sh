@@ -18,6 +18,16 @@ mkdir -p "$out"
 # time went: builds or measurements.
 started=$SECONDS
 step() { printf '\n==> [%d:%02d] %s\n' $(((SECONDS - started) / 60)) $(((SECONDS - started) % 60)) "$*"; }
+# `cpu LABEL CMD...` runs CMD and then prints its wall and CPU time (user + system, its child
+# processes included): how much of the 2-core machine each build takes, not only how long.
+cpu() {
+  local label=$1; shift
+  if [ -x /usr/bin/time ]; then
+    /usr/bin/time -f "cpu: $label: %e s wall, %U s user + %S s system" "$@"
+  else
+    "$@"  # Debian's `time` package is not installed: no figures, same builds
+  fi
+}
 pids=()
 cleanup() { for p in "${pids[@]:-}"; do kill "$p" 2>/dev/null || true; done; }
 trap cleanup EXIT
@@ -39,14 +49,16 @@ step "release builds (the workspace's release profile: thin LTO, one codegen uni
 # The contention bench builds at the same time, in its own profile and directory
 # (target/contention, so neither build waits for the other's lock): a crate chain that compiles
 # one crate at a time leaves a core idle, and it takes that core.
-cargo bench --no-run --locked --profile contention -p leadrouter-embedded --bench contention \
-  > "$out/contention-build.log" 2>&1 &
+cpu "contention bench build" cargo bench --no-run --locked --profile contention \
+  -p leadrouter-embedded --bench contention > "$out/contention-build.log" 2>&1 &
 contention_build=$!; pids+=("$contention_build")
-cargo build --release --locked -p leadrouter -p leadrouter-ingest -p leadrouter-router \
-  -p leadrouter-sweeper -p leadrouter-notifier
+cpu "release build" cargo build --release --locked -p leadrouter -p leadrouter-ingest \
+  -p leadrouter-router -p leadrouter-sweeper -p leadrouter-notifier
 # Both criterion benches in one build, so that their two LTO links run side by side.
-cargo bench --no-run --locked -p leadrouter-domain --bench decide --bench normalize
+cpu "criterion benches build" cargo bench --no-run --locked -p leadrouter-domain \
+  --bench decide --bench normalize
 wait "$contention_build" || { cat "$out/contention-build.log"; exit 1; }
+grep '^cpu: ' "$out/contention-build.log" || true
 # The builds leave gigabytes of dirty pages; write them out now rather than while a benchmark runs.
 sync
 
@@ -62,6 +74,11 @@ step "contention: 1, 2, 4, 8 routers on one pool"
 cargo bench --locked --profile contention -p leadrouter-embedded --bench contention 2>/dev/null | tee "$out/contention.txt"
 
 step "DynamoDB requests and write units per routed lead (moto, SDK interceptor)"
+# A debug build of the AWS crates (about 2 minutes from a fresh clone): it counts requests, it
+# does not time them.
+cpu "write_counts test build" cargo test --no-run --locked -p leadrouter-aws --test write_counts \
+  2> "$out/write_counts-build.log" || { cat "$out/write_counts-build.log"; exit 1; }
+grep '^cpu: ' "$out/write_counts-build.log" || true
 MOTO_SERVER="$root/.venv/bin/moto_server" cargo test --locked -p leadrouter-aws --test write_counts \
   -- --nocapture 2>&1 | grep -E "^(batch|pool)" | tee "$out/write_counts.txt"
 
@@ -133,7 +150,8 @@ fi
 rustup target add aarch64-unknown-linux-gnu >/dev/null 2>&1 || true
 lambdas=(leadrouter-ingest leadrouter-router leadrouter-sweeper leadrouter-notifier)
 args=(); for p in "${lambdas[@]}"; do args+=(-p "$p"); done
-PATH="$root/.venv-infra/bin:$PATH" cargo lambda build --release --arm64 --locked "${args[@]}"
+cpu "arm64 build" env PATH="$root/.venv-infra/bin:$PATH" cargo lambda build --release --arm64 \
+  --locked "${args[@]}"
 : > "$out/arm64.txt"
 python3 infra/lambda_artifacts.py --jsonl "$out/arm64.txt" "${lambdas[@]}"
 
