@@ -12,7 +12,7 @@
 //! DynamoDB's published sizing rules (see [`WriteUnits`]): moto does not bill, so this is the
 //! rule applied to the real bytes sent, not a measurement by AWS.
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 use aws_sdk_dynamodb::config::interceptors::BeforeTransmitInterceptorContextRef;
@@ -31,7 +31,7 @@ use uuid::Uuid;
 
 #[derive(Debug, Clone, Default)]
 struct Counter {
-    requests: Arc<Mutex<HashMap<String, usize>>>,
+    requests: Arc<Mutex<BTreeMap<String, usize>>>,
     units: WriteUnits,
 }
 
@@ -51,7 +51,7 @@ struct WriteUnits {
     table: Arc<Mutex<f64>>,
     index: Arc<Mutex<f64>>,
     /// Table units of items put, by the kind of item (`pk` up to its `#`: `LEAD`, `POOL`, ...).
-    by_kind: Arc<Mutex<HashMap<String, f64>>>,
+    by_kind: Arc<Mutex<BTreeMap<String, f64>>>,
 }
 
 fn value_size(v: &serde_json::Value) -> usize {
@@ -182,7 +182,7 @@ impl WriteUnits {
     }
 
     /// Table units by kind of item since the last call.
-    fn take_by_kind(&self) -> HashMap<String, f64> {
+    fn take_by_kind(&self) -> BTreeMap<String, f64> {
         std::mem::take(&mut *self.by_kind.lock().unwrap_or_else(|e| e.into_inner()))
     }
 }
@@ -226,7 +226,7 @@ impl Intercept for Counter {
 }
 
 impl Counter {
-    fn take(&self) -> HashMap<String, usize> {
+    fn take(&self) -> BTreeMap<String, usize> {
         std::mem::take(&mut *self.requests.lock().unwrap_or_else(|e| e.into_inner()))
     }
 }
@@ -301,7 +301,7 @@ async fn write_requests_per_routed_lead_by_batch_size() {
     const LEADS: usize = 100;
     let moto = moto(true).await;
     let config = sdk(&moto).await;
-    let mut per_lead = HashMap::new();
+    let mut per_lead = BTreeMap::new();
     for (batch, with_stats) in [
         (1usize, true),
         (10, true),
@@ -502,14 +502,14 @@ async fn a_batch_reads_its_pools_in_one_request() {
         .collect();
     assert_eq!(owners, ["b", "a", "b", "a", "b", "a", "b", "a", "b", "a"]);
     let counts = counter.take();
-    let reads: HashMap<&str, usize> = counts
+    let reads: BTreeMap<&str, usize> = counts
         .iter()
         .filter(|(op, _)| !WRITES.contains(&op.as_str()))
         .map(|(op, n)| (op.as_str(), *n))
         .collect();
     assert_eq!(
         reads,
-        HashMap::from([("BatchGetItem", 4)]),
+        BTreeMap::from([("BatchGetItem", 4)]),
         "reads of a two-pool batch: {counts:?}"
     );
 }
