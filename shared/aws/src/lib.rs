@@ -12,7 +12,6 @@
 //! - [`env`]: what the Lambda functions build once per cold start, from environment variables.
 //! - [`secrets`]: `ssm:/path` secret references of the routing config, fetched from SSM
 //!   Parameter Store once per cold start.
-//!
 //! - [`sdk`]: the SDK configuration every client is made from: `aws_config::defaults`, which
 //!   honours `AWS_ENDPOINT_URL` (moto in tests), so production code has no local-mode branch,
 //!   with an HTTPS client on rustls and ring.
