@@ -22,22 +22,20 @@ step() { printf '\n==> [%d:%02d] %s\n' $(((SECONDS - started) / 60)) $(((SECONDS
 # processes included): how much of the 2-core machine each build takes, not only how long.
 cpu() {
   local label=$1; shift
-  if [ -x /usr/bin/time ]; then
-    /usr/bin/time -f "cpu: $label: %e s wall, %U s user + %S s system" "$@"
-  else
-    "$@"  # Debian's `time` package is not installed: no figures, same builds
-  fi
+  /usr/bin/time -f "cpu: $label: %e s wall, %U s user + %S s system" "$@"
 }
 pids=()
 cleanup() { for p in "${pids[@]:-}"; do kill "$p" 2>/dev/null || true; done; }
 trap cleanup EXIT
 
-step "tools: wrk (Debian), moto (PyPI, ./.venv)"
-if ! command -v wrk >/dev/null; then
+step "tools: wrk and time (Debian), moto (PyPI, ./.venv)"
+# /usr/bin/time gives the builds' CPU time and simulate's peak RSS.
+missing=(); command -v wrk >/dev/null || missing+=(wrk); [ -x /usr/bin/time ] || missing+=(time)
+if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
   else
-    echo "wrk is missing (apt-get install wrk)"; exit 1
+    echo "missing: ${missing[*]} (apt-get install ${missing[*]})"; exit 1
   fi
 fi
 if [ ! -x .venv/bin/moto_server ]; then
@@ -58,7 +56,7 @@ cpu "release build" cargo build --release --locked -p leadrouter -p leadrouter-i
 cpu "criterion benches build" cargo bench --no-run --locked -p leadrouter-domain \
   --bench decide --bench normalize
 wait "$contention_build" || { cat "$out/contention-build.log"; exit 1; }
-grep '^cpu: ' "$out/contention-build.log" || true
+grep '^cpu: ' "$out/contention-build.log"
 # The builds leave gigabytes of dirty pages; write them out now rather than while a benchmark runs.
 sync
 
@@ -78,7 +76,7 @@ step "DynamoDB requests and write units per routed lead (moto, SDK interceptor)"
 # does not time them.
 cpu "write_counts test build" cargo test --no-run --locked -p leadrouter-aws --test write_counts \
   2> "$out/write_counts-build.log" || { cat "$out/write_counts-build.log"; exit 1; }
-grep '^cpu: ' "$out/write_counts-build.log" || true
+grep '^cpu: ' "$out/write_counts-build.log"
 MOTO_SERVER="$root/.venv/bin/moto_server" cargo test --locked -p leadrouter-aws --test write_counts \
   -- --nocapture 2>&1 | grep -E "^(batch|pool)" | tee "$out/write_counts.txt"
 
