@@ -518,6 +518,36 @@ def check(template: dict, ws: Workspace) -> tuple[list[str], list[str]]:
                     f"on {q}, which is not its SQS event source (no poller policy grants it)"
                 )
 
+    # Function URLs: a public one needs both permissions (since October 2025), and a public
+    # lambda:InvokeFunction must be limited to calls through the URL, or anyone could invoke
+    # the function with an event of their own making (say, one claiming an authorizer). A public
+    # URL to a function that trusts the gateway (LEADROUTER_API_AUTH=gateway) is safe only if
+    # its code scopes that trust to the gateway's authorizer context (GatewayAuthorized).
+    perms = [r["Properties"] for r in resources.values() if r.get("Type") == "AWS::Lambda::Permission"]
+    for p_ in perms:
+        if p_.get("Principal") == "*" and p_.get("Action") == "lambda:InvokeFunction" and p_.get("InvokedViaFunctionUrl") is not True:
+            errors.append(
+                f"{ref_name(p_.get('FunctionName'))}: lambda:InvokeFunction granted to everyone without InvokedViaFunctionUrl: true"
+            )
+    for logical, res in resources.items():
+        if res.get("Type") != "AWS::Lambda::Url" or res["Properties"].get("AuthType") != "NONE":
+            continue
+        fn = ref_name(res["Properties"].get("TargetFunctionArn"))
+        mine = [p_ for p_ in perms if ref_name(p_.get("FunctionName")) == fn and p_.get("Principal") == "*"]
+        if not any(p_.get("Action") == "lambda:InvokeFunctionUrl" and p_.get("FunctionUrlAuthType") == "NONE" for p_ in mine):
+            errors.append(f"{logical}: a public function URL of {fn} without lambda:InvokeFunctionUrl (FunctionUrlAuthType NONE) for everyone")
+        if not any(p_.get("Action") == "lambda:InvokeFunction" and p_.get("InvokedViaFunctionUrl") is True for p_ in mine):
+            errors.append(f"{logical}: a public function URL of {fn} without lambda:InvokeFunction (InvokedViaFunctionUrl) for everyone")
+        fn_res = resources.get(fn, {})
+        binary = fn_res.get("Metadata", {}).get("BuildProperties", {}).get("Binary")
+        crate = next((n for n, c in ws.crates.items() if binary in c["bins"]), None)
+        env_vars = str((fn_res.get("Properties", {}).get("Environment", {}) or {}).get("Variables", {}))
+        if crate and "LEADROUTER_API_AUTH" in env_vars and "GatewayAuthorized" not in ws.src(crate):
+            errors.append(
+                f"{logical}: {fn} trusts the gateway (LEADROUTER_API_AUTH) but its code never marks GatewayAuthorized: "
+                "its admin routes would be refused, or open if that trust were unscoped"
+            )
+
     # Table vs dynamo.rs
     table = next((r for r in resources.values() if r.get("Type") == "AWS::DynamoDB::Table"), None)
     if table is None:
@@ -589,11 +619,18 @@ def self_test(ws: Workspace) -> None:
     t = copy.deepcopy(base)
     del t["Resources"]["SweeperFunction"]
     cases.append((t, "Lambda crate leadrouter-sweeper (functions/sweeper) has no function in the template"))
+    t = copy.deepcopy(base)
+    del t["Resources"]["IngestFunctionUrlInvokePermission"]["Properties"]["InvokedViaFunctionUrl"]
+    cases.append((t, "lambda:InvokeFunction granted to everyone without InvokedViaFunctionUrl"))
+    t = copy.deepcopy(base)
+    del t["Resources"]["IngestFunctionUrlPermission"]
+    cases.append((t, "IngestFunctionUrl: a public function URL of IngestFunction without lambda:InvokeFunctionUrl"))
     for t, expected in cases:
         errors, _ = check(t, ws)
         assert any(expected in e for e in errors), f"self-test: expected an error containing {expected!r}, got {errors}"
     print(f"self-test: {len(cases)} deliberate drifts (a removed IAM action, queue, variable, index, "
-          "batch response type, function; an extra action) were each reported")
+          "batch response type, function, function URL permission; an extra action; a public "
+          "invoke not limited to the function URL) were each reported")
 
 
 def main() -> int:

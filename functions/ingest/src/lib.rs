@@ -6,7 +6,9 @@
 //! `main` (with the DynamoDB/SQS adapters) builds [`Deps`] once per cold start and hands
 //! [`app`] to `lambda_http::run`; tests call [`app`] with real event JSON.
 
-use leadrouter_api::{ApiAuth, AppState};
+use axum::extract::Request;
+use lambda_http::request::RequestContext;
+use leadrouter_api::{ApiAuth, AppState, GatewayAuthorized};
 
 /// What every invocation needs, built once per cold start.
 pub struct Deps {
@@ -14,9 +16,32 @@ pub struct Deps {
     pub state: AppState,
 }
 
-/// The HTTP application served by the function.
+/// The HTTP application served by the function: the API, with each request marked
+/// [`GatewayAuthorized`] when API Gateway's authorizer passed it.
 pub fn app(deps: &Deps) -> axum::Router {
     leadrouter_api::router(deps.state.clone())
+        .layer(axum::middleware::map_request(mark_gateway_authorized))
+}
+
+/// Marks a request whose event says API Gateway's IAM or JWT authorizer authenticated it. The
+/// request context is written by the gateway, not the caller; events from the function's URL
+/// (`AuthType: NONE`) have no authorizer, so they are never marked and, with
+/// `LEADROUTER_API_AUTH=gateway`, reach only the public routes.
+async fn mark_gateway_authorized(mut req: Request) -> Request {
+    if authorized_by_gateway(req.extensions().get::<RequestContext>()) {
+        req.extensions_mut().insert(GatewayAuthorized);
+    }
+    req
+}
+
+fn authorized_by_gateway(context: Option<&RequestContext>) -> bool {
+    match context {
+        Some(RequestContext::ApiGatewayV2(ctx)) => ctx
+            .authorizer
+            .as_ref()
+            .is_some_and(|a| a.jwt.is_some() || a.iam.is_some()),
+        _ => false,
+    }
 }
 
 /// How the function authenticates admin and rep routes, from `LEADROUTER_API_TOKENS` (`tokens`)
@@ -24,9 +49,10 @@ pub fn app(deps: &Deps) -> axum::Router {
 ///
 /// - tokens `ssm:/path`: the SecureString at that path holds the comma-separated tokens (never
 ///   the environment: the function's configuration is readable by anyone who can describe it);
-/// - mode `gateway`: API Gateway's IAM or JWT authorizer authenticated the caller before the
-///   request reached the function (the SAM template with `AdminAuth=IAM|JWT`, where the
-///   authorizer consumes the `Authorization` header), so nothing is checked here.
+/// - mode `gateway`: API Gateway's IAM or JWT authorizer authenticates callers before a request
+///   reaches the function (the SAM template with `AdminAuth=IAM|JWT`, where the authorizer
+///   consumes the `Authorization` header); secured routes are served only to requests the
+///   event marks as authorized ([`app`]), so the function URL cannot reach them.
 ///
 /// Anything else stops the cold start with the reason, rather than serving admin routes open.
 pub fn api_auth(

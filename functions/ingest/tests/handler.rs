@@ -1,5 +1,7 @@
-//! The ingest function with real API Gateway v2 (HTTP API / Function URL) events: a lead posted
-//! through the gateway is queued with a 202; an invalid one is refused with a 422 naming the field.
+//! The ingest function with real API Gateway v2 (HTTP API) and Function URL events: a lead posted
+//! through either is queued with a 202; an invalid one is refused with a 422 naming the field;
+//! behind the gateway's authorizer (`LEADROUTER_API_AUTH=gateway`), admin routes are served to
+//! the gateway's authorized events and refused to the function URL's.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -38,8 +40,19 @@ async fn invoke(deps: &Deps, event_file: &str) -> (u16, Value) {
     )
 }
 
-/// The function's dependencies over an embedded store in `dir`, and its intake queue.
+/// The function's dependencies over an embedded store in `dir`, and its intake queue, with API
+/// tokens.
 fn deps(dir: &tempfile::TempDir) -> (Deps, leadrouter_embedded::EmbeddedQueue) {
+    deps_with(
+        dir,
+        leadrouter_api::ApiAuth::from_list("test-api-token-0123456789").expect("token"),
+    )
+}
+
+fn deps_with(
+    dir: &tempfile::TempDir,
+    auth: leadrouter_api::ApiAuth,
+) -> (Deps, leadrouter_embedded::EmbeddedQueue) {
     let store = Arc::new(EmbeddedStore::open(&dir.path().join("db.sqlite")).expect("store"));
     let queue = store.queue(
         "intake",
@@ -57,7 +70,7 @@ fn deps(dir: &tempfile::TempDir) -> (Deps, leadrouter_embedded::EmbeddedQueue) {
             sources: Arc::default(),
             metrics: Arc::default(),
             public_url: None,
-            auth: leadrouter_api::ApiAuth::from_list("test-api-token-0123456789").expect("token"),
+            auth,
             configs: None,
         },
     };
@@ -137,4 +150,49 @@ async fn gateway_serves_the_dashboard_page() {
         page.contains("Authorization"),
         "the page sends the typed token"
     );
+}
+
+/// `AdminAuth=IAM|JWT`: the function trusts API Gateway's authorizer, and only that. The same
+/// admin request is served when its event carries the gateway's IAM or JWT authorizer context,
+/// and refused (403, whatever `Authorization` header it brings) when it comes from the function
+/// URL, which has none; the function URL still takes leads.
+#[tokio::test]
+async fn behind_the_gateway_admin_routes_need_its_authorizer() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (deps, queue) = deps_with(&dir, leadrouter_api::ApiAuth::trust_gateway());
+
+    let (status, body) = invoke(&deps, "function-url-post-lead.json").await;
+    assert_eq!(status, 202, "{body}");
+    let msgs = queue.receive(10, Duration::ZERO).await.expect("receive");
+    assert_eq!(msgs.len(), 1, "the function URL's lead is queued");
+    let lead: Value = serde_json::from_str(&msgs[0].body).expect("lead");
+    assert_eq!(
+        (lead["id"].as_str(), lead["phone"].as_str()),
+        (body["id"].as_str(), Some("+49301234567"))
+    );
+
+    for event in ["apigw-v2-get-leads-iam.json", "apigw-v2-get-leads-jwt.json"] {
+        let (status, body) = invoke(&deps, event).await;
+        assert_eq!(status, 200, "{event}: {body}");
+        assert!(body["leads"].is_array(), "{event}: {body}");
+    }
+
+    let (status, body) = invoke(&deps, "function-url-get-leads.json").await;
+    assert_eq!(status, 403, "{body}");
+    assert_eq!(body["error"]["code"], "forbidden");
+    assert_eq!(body["error"]["fields"][0]["field"], "Authorization");
+}
+
+/// `AdminAuth=Token`: the function checks bearer tokens itself, so an admin request through the
+/// function URL is answered as through the gateway: 401 with a wrong token, and the gateway's
+/// authorizer context does not stand in for a token.
+#[tokio::test]
+async fn with_tokens_the_function_url_needs_a_valid_token() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (deps, _queue) = deps(&dir);
+    for event in ["function-url-get-leads.json", "apigw-v2-get-leads-iam.json"] {
+        let (status, body) = invoke(&deps, event).await;
+        assert_eq!(status, 401, "{event}: {body}");
+        assert_eq!(body["error"]["code"], "unauthorized");
+    }
 }

@@ -48,10 +48,19 @@ pub struct ApiAuth {
 enum Mode {
     /// Bearer tokens, kept as SHA-256 digests.
     Tokens(Vec<[u8; 32]>),
-    /// An authorizer in front of the function (API Gateway IAM or JWT) authenticated the caller
-    /// already; only meaningful where nothing but that gateway can reach the function.
+    /// An authorizer in front of the function (API Gateway IAM or JWT) authenticates callers:
+    /// a secured route needs the request to carry [`GatewayAuthorized`].
     Gateway,
 }
+
+/// Request extension: the API gateway's authorizer (IAM or JWT) authenticated this request.
+///
+/// Only the Lambda entry point inserts it, from the event's request context, which API Gateway
+/// writes and a caller cannot. A request that reached the function another way (its public
+/// Function URL, whose events carry no authorizer) lacks it, so in `gateway` mode the secured
+/// routes refuse it: the function URL serves intake and webhooks only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GatewayAuthorized;
 
 impl std::fmt::Debug for ApiAuth {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -100,20 +109,20 @@ impl ApiAuth {
         })
     }
 
-    /// Trust the API gateway's authorizer (IAM or JWT) and check nothing here. Only for a
-    /// function that nothing but that gateway can invoke (the SAM template's ingest function
-    /// with `AdminAuth=IAM|JWT`).
+    /// Trust the API gateway's authorizer (IAM or JWT): a secured route is served when the
+    /// request carries [`GatewayAuthorized`] and refused otherwise (the SAM template's ingest
+    /// function with `AdminAuth=IAM|JWT`, whose optional Function URL has no authorizer).
     pub fn trust_gateway() -> ApiAuth {
         ApiAuth {
             mode: Arc::new(Mode::Gateway),
         }
     }
 
-    /// Whether `token` is one of the configured tokens (always true behind a gateway).
-    /// Compares against every digest without stopping early.
+    /// Whether `token` is one of the configured tokens (never, behind a gateway: there are
+    /// none). Compares against every digest without stopping early.
     pub fn accepts(&self, token: &str) -> bool {
         match &*self.mode {
-            Mode::Gateway => true,
+            Mode::Gateway => false,
             Mode::Tokens(digests) => {
                 let presented = digest(token.as_bytes());
                 let mut found = subtle::Choice::from(0);
@@ -125,10 +134,20 @@ impl ApiAuth {
         }
     }
 
-    /// Checks a request's `Authorization` header: `Ok` or the 401 to answer.
-    pub fn check(&self, authorization: Option<&HeaderValue>) -> Result<(), ApiError> {
+    /// Checks a request for a secured route: its `Authorization` header against the tokens, or
+    /// behind a gateway whether the gateway's authorizer passed it (`gateway`, from
+    /// [`GatewayAuthorized`]). `Ok`, or the 401 (bad or missing token) or 403 (not through the
+    /// gateway's authorizer) to answer.
+    pub fn check(
+        &self,
+        authorization: Option<&HeaderValue>,
+        gateway: Option<GatewayAuthorized>,
+    ) -> Result<(), ApiError> {
         if matches!(&*self.mode, Mode::Gateway) {
-            return Ok(());
+            return match gateway {
+                Some(GatewayAuthorized) => Ok(()),
+                None => Err(not_through_gateway()),
+            };
         }
         let Some(value) = authorization else {
             return Err(unauthorized(
@@ -164,6 +183,22 @@ fn unauthorized(problem: &str) -> ApiError {
     err
 }
 
+/// A secured route reached without the gateway's authorizer (through the Function URL).
+fn not_through_gateway() -> ApiError {
+    let mut err = ApiError::new(
+        StatusCode::FORBIDDEN,
+        "forbidden",
+        "this route is served only through the API's authorizer (IAM or JWT); the function URL \
+         takes lead intake and webhooks only",
+    );
+    err.fields.push(FieldError {
+        field: "Authorization".into(),
+        problem: "not checked: the request did not come through the API gateway's authorizer"
+            .into(),
+    });
+    err
+}
+
 /// Middleware: secured routes need a valid token. The route is looked up by method and
 /// matched path in [`crate::routes::ROUTES`]; a route missing from the table counts as secured,
 /// so forgetting to list a new route can only make it stricter. Requests no route matches fall
@@ -181,15 +216,19 @@ pub async fn require_token(State(auth): State<ApiAuth>, req: Request, next: Next
     if access(&method, path.as_str()) != Access::Token {
         return next.run(req).await;
     }
-    match auth.check(req.headers().get(header::AUTHORIZATION)) {
+    let gateway = req.extensions().get::<GatewayAuthorized>().copied();
+    match auth.check(req.headers().get(header::AUTHORIZATION), gateway) {
         Ok(()) => next.run(req).await,
         Err(err) => {
-            tracing::info!(route = path.as_str(), %method, "unauthenticated request refused");
+            tracing::info!(route = path.as_str(), %method, status = err.status.as_u16(), "unauthenticated request refused");
+            let challenge = err.status == StatusCode::UNAUTHORIZED;
             let mut resp = err.into_response();
-            resp.headers_mut().insert(
-                header::WWW_AUTHENTICATE,
-                HeaderValue::from_static("Bearer realm=\"leadrouter\""),
-            );
+            if challenge {
+                resp.headers_mut().insert(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static("Bearer realm=\"leadrouter\""),
+                );
+            }
             resp
         }
     }
@@ -231,9 +270,9 @@ mod tests {
     fn header_forms() {
         let auth = ApiAuth::from_list("the-one-token-0123456789").expect("valid");
         let ok = HeaderValue::from_static("Bearer the-one-token-0123456789");
-        assert!(auth.check(Some(&ok)).is_ok());
+        assert!(auth.check(Some(&ok), None).is_ok());
         let lower = HeaderValue::from_static("bearer the-one-token-0123456789");
-        assert!(auth.check(Some(&lower)).is_ok());
+        assert!(auth.check(Some(&lower), None).is_ok());
         for bad in [
             "Basic dXNlcjpwYXNz",
             "Bearer",
@@ -241,11 +280,33 @@ mod tests {
             "Bearer wrong",
         ] {
             let v = HeaderValue::from_static(bad);
-            let err = auth.check(Some(&v)).expect_err("refused");
+            let err = auth.check(Some(&v), None).expect_err("refused");
             assert_eq!(err.status, StatusCode::UNAUTHORIZED, "{bad}");
             assert_eq!(err.fields[0].field, "Authorization");
         }
-        assert_eq!(auth.check(None).expect_err("refused").code, "unauthorized");
-        assert!(ApiAuth::trust_gateway().check(None).is_ok());
+        assert_eq!(
+            auth.check(None, None).expect_err("refused").code,
+            "unauthorized"
+        );
+        // A gateway marker does not stand in for a token in token mode.
+        assert_eq!(
+            auth.check(None, Some(GatewayAuthorized))
+                .expect_err("refused")
+                .code,
+            "unauthorized"
+        );
+    }
+
+    #[test]
+    fn behind_a_gateway_only_its_authorizer_admits() {
+        let auth = ApiAuth::trust_gateway();
+        assert!(auth.check(None, Some(GatewayAuthorized)).is_ok());
+        let token = HeaderValue::from_static("Bearer any-token-0123456789");
+        for header in [None, Some(&token)] {
+            let err = auth.check(header, None).expect_err("refused");
+            assert_eq!((err.status, err.code), (StatusCode::FORBIDDEN, "forbidden"));
+            assert_eq!(err.fields[0].field, "Authorization");
+        }
+        assert!(!auth.accepts("any-token-0123456789"));
     }
 }

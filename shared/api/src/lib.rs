@@ -34,7 +34,7 @@ use leadrouter_domain::engine::Engine;
 use leadrouter_domain::ports::Queue;
 use tower_http::catch_panic::CatchPanicLayer;
 
-pub use auth::ApiAuth;
+pub use auth::{ApiAuth, GatewayAuthorized};
 pub use error::ApiError;
 use routes::{Endpoint, ROUTES};
 
