@@ -2,7 +2,9 @@
 
 use phonenumber::metadata::{DATABASE, Descriptor};
 use phonenumber::{Metadata, Mode, PhoneNumber, country};
+use regex::{RegexSet, RegexSetBuilder};
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::OnceLock;
 
 /// The outcome of normalizing a phone number.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -90,14 +92,21 @@ fn is_valid(number: &PhoneNumber) -> bool {
         };
         return meta.is_some_and(|m| has_type(m, &national));
     }
-    for region in regions {
+    // Which regions' leading digits start the number, asked of all of them at once when the
+    // first region with leading digits is reached.
+    let mut starts = None;
+    for (i, region) in regions.into_iter().enumerate() {
         let Some(meta) = DATABASE.by_id(region) else {
             return false;
         };
         match meta.leading_digits() {
             // The region whose leading digits start the number is its region, valid or not.
             Some(pattern) => {
-                if pattern.is_match_at_start(&national) {
+                let starts_here = match leading_digits_of(code) {
+                    Some(set) => set.starts(i, &national, &mut starts),
+                    None => pattern.is_match_at_start(&national),
+                };
+                if starts_here {
                     return is_region(region) && has_type(meta, &national);
                 }
             }
@@ -110,6 +119,60 @@ fn is_valid(number: &PhoneNumber) -> bool {
         }
     }
     false
+}
+
+/// The leading-digits patterns of the regions that share a country code, as one set: the
+/// region search in [`is_valid`] asks each region in turn whether its pattern starts the
+/// number, which for a number of none of them (an invalid +1 number, say) is one pattern match
+/// per region, 24 for +1. The set answers for every region in one scan.
+struct LeadingDigits {
+    /// For each region of the code (in `DATABASE.region` order), its pattern's index in `set`.
+    slots: Vec<Option<usize>>,
+    /// Each pattern anchored at the start, with the options the crate compiles it with.
+    set: RegexSet,
+}
+
+impl LeadingDigits {
+    /// Whether the leading digits of the code's `region`-th region start `national`; `found`
+    /// caches the set's answer for the other regions of the same search.
+    fn starts(&self, region: usize, national: &str, found: &mut Option<regex::SetMatches>) -> bool {
+        let slot = self.slots.get(region).copied().flatten();
+        slot.is_some_and(|i| {
+            found
+                .get_or_insert_with(|| self.set.matches(national))
+                .matched(i)
+        })
+    }
+}
+
+/// [`LeadingDigits`] of a country code that several regions share (`None` for the others, or
+/// if the set cannot be built, when each pattern is asked alone), built on first use.
+fn leading_digits_of(code: u16) -> Option<&'static LeadingDigits> {
+    static SETS: [OnceLock<Option<LeadingDigits>>; 1000] = [const { OnceLock::new() }; 1000];
+    SETS.get(usize::from(code))?
+        .get_or_init(|| {
+            let regions = DATABASE.region(&code)?;
+            if regions.len() < 2 {
+                return None;
+            }
+            let mut slots = Vec::with_capacity(regions.len());
+            let mut patterns = Vec::new();
+            for region in regions {
+                match DATABASE.by_id(region).and_then(|m| m.leading_digits()) {
+                    Some(p) => {
+                        slots.push(Some(patterns.len()));
+                        patterns.push(format!("\\A(?:{})", p.as_str()));
+                    }
+                    None => slots.push(None),
+                }
+            }
+            let set = RegexSetBuilder::new(patterns)
+                .ignore_whitespace(true)
+                .build()
+                .ok()?;
+            Some(LeadingDigits { slots, set })
+        })
+        .as_ref()
 }
 
 /// Whether `national` is a number of some type in `meta`'s region (`number_type` is not
@@ -419,6 +482,56 @@ mod tests {
             }
         }
         assert!(yes > 1_000 && no > 1_000, "{yes} matches, {no} not");
+    }
+
+    /// Every country code that several regions share has its [`LeadingDigits`] set, and the
+    /// set answers as each region's own anchored pattern, on the national variants of every
+    /// region of the code and on each of them after a digit (which the patterns can match
+    /// further in, but not from the start).
+    #[test]
+    fn leading_digits_sets_answer_as_each_pattern() {
+        let (mut codes, mut yes, mut no) = (0, 0, 0);
+        for code in 1..1000u16 {
+            let Some(regions) = DATABASE.region(&code).filter(|r| r.len() > 1) else {
+                assert!(leading_digits_of(code).is_none(), "+{code}");
+                continue;
+            };
+            codes += 1;
+            let set = leading_digits_of(code).unwrap_or_else(|| panic!("+{code}: no set"));
+            assert_eq!(set.slots.len(), regions.len(), "+{code}");
+            let metas: Vec<&Metadata> = regions
+                .iter()
+                .map(|r| DATABASE.by_id(*r).unwrap_or_else(|| panic!("+{code} {r}")))
+                .collect();
+            let mut texts: Vec<String> = metas.iter().flat_map(|m| national_variants(m)).collect();
+            let shifted: Vec<String> = texts.iter().map(|t| format!("0{t}")).collect();
+            texts.extend(shifted);
+            for text in &texts {
+                let mut found = None;
+                for (i, meta) in metas.iter().enumerate() {
+                    let Some(pattern) = meta.leading_digits() else {
+                        assert!(!set.starts(i, text, &mut found), "+{code} {text}");
+                        continue;
+                    };
+                    let want = pattern.is_match_at_start(text);
+                    assert_eq!(
+                        set.starts(i, text, &mut found),
+                        want,
+                        "+{code} {} {text}",
+                        meta.id()
+                    );
+                    if want {
+                        yes += 1;
+                    } else {
+                        no += 1;
+                    }
+                }
+            }
+        }
+        assert!(
+            codes >= 10 && yes > 100 && no > 1_000,
+            "{codes} codes, {yes} starts, {no} not"
+        );
     }
 
     #[test]
