@@ -49,8 +49,12 @@ const CONTACT_TTL_DAYS: i64 = 400;
 /// Index name, its partition attribute, its sort attribute. Each projects only the keys and
 /// [`FILTER_ATTRIBUTES`]: an index entry is then well under 1 KB (one write unit), where a copy
 /// of the whole lead cost two or three per index; queries read the leads from the table.
+///
+/// There is no index of all leads: every lead is in `by_status` under exactly one status, so
+/// the unfiltered listing merges the status partitions ([`DynamoStore::list_all`]). An index
+/// entry is a write unit on every write of the lead, so a fifth index of all leads would cost
+/// each lead one more unit when routed and at each later change of status, owner or pool.
 const INDEXES: &[(&str, &str, &str)] = &[
-    ("by_received", "all_pk", "all_sk"),
     ("by_status", "st_pk", "all_sk"),
     ("by_owner", "ow_pk", "all_sk"),
     ("by_pool", "po_pk", "all_sk"),
@@ -203,7 +207,6 @@ fn lead_item(rec: &LeadRecord, version: u64) -> Result<Item, StoreError> {
     // write unit (two in a transaction) where the plain text took two (four).
     item.insert("bz".into(), deflated(&pk, "lead record", &rec)?);
     item.insert("v".into(), AttributeValue::N(version.to_string()));
-    item.insert("all_pk".into(), s("LEADS"));
     item.insert("all_sk".into(), s(all_sk));
     item.insert("st".into(), s(rec.status.as_str()));
     item.insert("st_pk".into(), s(format!("STATUS#{}", rec.status.as_str())));
@@ -438,6 +441,85 @@ impl DynamoStore {
         Ok(found)
     }
 
+    /// Every lead, newest first: the newest `limit` leads below the cursor are among the newest
+    /// `limit` of each status's `by_status` partition, which are queried side by side and
+    /// merged. `all_sk` is unique and time-ordered, so one cursor (the last returned lead's
+    /// `all_sk`) serves every partition. A page costs one `Query` per status (each reads only
+    /// index keys, ~150 bytes an entry) and one `BatchGetItem` of the page's leads.
+    async fn list_all(&self, limit: usize, start: Option<Item>) -> Result<LeadPage, StoreError> {
+        let below = match &start {
+            None => None,
+            Some(key) => Some(
+                key.get("all_sk")
+                    .and_then(|v| v.as_s().ok())
+                    .cloned()
+                    .ok_or_else(|| StoreError::InvalidArgument {
+                        what: "cursor",
+                        reason: "not a cursor of the unfiltered listing".into(),
+                    })?,
+            ),
+        };
+        let mut queries = tokio::task::JoinSet::new();
+        for status in LeadStatus::ALL {
+            let mut q = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name("by_status")
+                .key_condition_expression(if below.is_some() {
+                    "st_pk = :k AND all_sk < :below"
+                } else {
+                    "st_pk = :k"
+                })
+                .expression_attribute_values(":k", s(format!("STATUS#{}", status.as_str())))
+                .scan_index_forward(false)
+                .limit(i32::try_from(limit).unwrap_or(i32::MAX));
+            if let Some(below) = &below {
+                q = q.expression_attribute_values(":below", s(below.clone()));
+            }
+            queries.spawn(async move { (status, q.send().await) });
+        }
+        // (all_sk, the status it is listed under, the index entry)
+        let mut entries: Vec<(String, LeadStatus, Item)> = Vec::new();
+        let mut cut = false;
+        while let Some(joined) = queries.join_next().await {
+            let (status, page) = joined.map_err(|e| StoreError::Unavailable(e.to_string()))?;
+            let page = page.map_err(|e| sdk_error("Query", e))?;
+            cut |= page.last_evaluated_key.is_some();
+            for item in page.items.unwrap_or_default() {
+                if let Some(sk) = item.get("all_sk").and_then(|v| v.as_s().ok()) {
+                    entries.push((sk.clone(), status, item));
+                }
+            }
+        }
+        entries.sort_unstable_by(|a, b| b.0.cmp(&a.0));
+        let more = cut || entries.len() > limit;
+        entries.truncate(limit);
+        let pk_of = |item: &Item| item.get("pk").and_then(|v| v.as_s().ok()).cloned();
+        let pks: Vec<String> = entries.iter().filter_map(|(_, _, i)| pk_of(i)).collect();
+        let found = self.batch_get(&pks).await?;
+        let mut leads = Vec::with_capacity(entries.len());
+        for (_, status, item) in &entries {
+            if let Some(current) = pk_of(item).and_then(|pk| found.get(&pk)) {
+                let rec = read_lead(current)?;
+                // The index is eventually consistent: a lead whose status changed since is
+                // listed under its current status only.
+                if rec.status == *status {
+                    leads.push(rec);
+                }
+            }
+        }
+        let next = entries.last().filter(|_| more).map(|(sk, _, item)| {
+            let mut key = Item::new();
+            if let Some(pk) = pk_of(item) {
+                key.insert("pk".to_owned(), s(pk));
+            }
+            key.insert("all_sk".to_owned(), s(sk.clone()));
+            encode_cursor(&key)
+        });
+        Ok(LeadPage { leads, next })
+    }
+
     async fn query_leads(
         &self,
         q: IndexQuery<'_>,
@@ -670,7 +752,7 @@ impl LeadStore for DynamoStore {
             (Some(ow), _, _) => ("by_owner", "ow_pk", format!("OWNER#{ow}")),
             (None, Some(po), _) => ("by_pool", "po_pk", format!("POOL#{po}")),
             (None, None, Some(st)) => ("by_status", "st_pk", format!("STATUS#{}", st.as_str())),
-            (None, None, None) => ("by_received", "all_pk", "LEADS".to_owned()),
+            (None, None, None) => return self.list_all(limit, start).await,
         };
         // The index already selects on one filter; repeating it in the filter expression is
         // harmless and keeps the expression simple.

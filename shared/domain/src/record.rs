@@ -42,6 +42,22 @@ pub enum LeadStatus {
 }
 
 impl LeadStatus {
+    /// Every status, in declaration order (a listing of all leads goes through each).
+    pub const ALL: [LeadStatus; 12] = [
+        LeadStatus::Queued,
+        LeadStatus::Assigned,
+        LeadStatus::Accepted,
+        LeadStatus::Contacted,
+        LeadStatus::Converted,
+        LeadStatus::Lost,
+        LeadStatus::AwaitingClaim,
+        LeadStatus::Unassigned,
+        LeadStatus::Nurture,
+        LeadStatus::Spam,
+        LeadStatus::Test,
+        LeadStatus::AwaitingEnrichment,
+    ];
+
     /// The wire name (`awaiting_claim`).
     pub fn as_str(self) -> &'static str {
         match self {
@@ -249,6 +265,37 @@ impl LeadRecord {
             escalated: false,
             shadow: None,
             previous_owners: Vec::new(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::LeadStatus;
+
+    /// [`LeadStatus::ALL`] holds every status once: the `match` has no wildcard, so a new status
+    /// does not compile here until it has a place in the list.
+    #[test]
+    fn all_lists_every_status_once() {
+        fn position(s: LeadStatus) -> usize {
+            match s {
+                LeadStatus::Queued => 0,
+                LeadStatus::Assigned => 1,
+                LeadStatus::Accepted => 2,
+                LeadStatus::Contacted => 3,
+                LeadStatus::Converted => 4,
+                LeadStatus::Lost => 5,
+                LeadStatus::AwaitingClaim => 6,
+                LeadStatus::Unassigned => 7,
+                LeadStatus::Nurture => 8,
+                LeadStatus::Spam => 9,
+                LeadStatus::Test => 10,
+                LeadStatus::AwaitingEnrichment => 11,
+            }
+        }
+        for (i, s) in LeadStatus::ALL.into_iter().enumerate() {
+            assert_eq!(position(s), i, "{s:?}");
+            assert_eq!(LeadStatus::parse(s.as_str()), Some(s));
         }
     }
 }

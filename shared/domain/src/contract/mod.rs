@@ -1321,6 +1321,40 @@ pub async fn list_leads_pagination_covers_every_lead_once<S: Store + ?Sized>(sto
         // The leads inserted during this round are "originals" for the next one.
         originals.extend(inserted);
     }
+
+    // Without a filter, across statuses (a store may list each status apart and merge them):
+    // every lead once, newest first, ties included.
+    let mut mixed = Vec::new();
+    for (i, status) in LeadStatus::ALL.into_iter().enumerate() {
+        for secs in [2_000 + 10 * i as i64, 2_000 + 10 * i as i64, 2_005] {
+            let rec = lead_in(status, Some("rep-m"), Some(&pool), None, at(secs));
+            store.insert_lead(&rec).await.must("insert_lead");
+            mixed.push(rec.lead.id);
+        }
+    }
+    for limit in [2, 7] {
+        let all = all_pages(
+            store,
+            LeadQuery {
+                limit,
+                ..LeadQuery::default()
+            },
+        )
+        .await;
+        let got = ids(&all);
+        let unique_ids: HashSet<Uuid> = got.iter().copied().collect();
+        assert_eq!(
+            unique_ids.len(),
+            got.len(),
+            "contract: paging list_leads without filters (limit {limit}) must not return a lead twice"
+        );
+        for id in mixed.iter().chain(&originals) {
+            assert!(
+                unique_ids.contains(id),
+                "contract: paging list_leads without filters (limit {limit}) must return every lead; {id} missing"
+            );
+        }
+    }
 }
 
 /// `list_waiting` returns the pool's leads in the given status, highest score first, no score
