@@ -139,6 +139,10 @@ python3 tests/bench/coldstart.py "$bin" "{
   \"leadrouter-notifier\": [\"$ev/notifier/tests/events/sqs-events.json\", 20]
 }" 10 | tee "$out/coldstart.txt"
 
+step "log bytes per lead of ingest and router at LogLevel info (the same runtime API and moto)"
+python3 tests/bench/log_volume.py "$bin" "$ev/ingest/tests/events/apigw-v2-post-lead.json" \
+  "$ev/router/tests/events/sqs-batch.json" 200 | tee "$out/log_volume.txt"
+
 step "arm64 Lambda packages: cargo lambda build --release --arm64 (what sam build runs; zig from PyPI)"
 # The same tools infra/check.sh installs (.venv-infra); only cargo-lambda is needed here.
 if [ ! -x .venv-infra/bin/cargo-lambda ]; then

@@ -70,6 +70,10 @@ def main() -> None:
         rd, fe = r["ready_ms"], r["first_event_ms"]
         md.append(f"| {r['function']} | {rd['min']} / {rd['median']} / {rd['max']} ms | {fe['median']} ms | "
                   f"{r['peak_rss_mib']} MiB | {r['binary_mib']} MiB |")
+    md += ["", "### Log bytes per lead (the binaries' own lines at `LogLevel` info; `tests/bench/log_volume.py`)", "",
+           "| function | leads | invocations | bytes a lead | lines a lead |", "|---|---|---|---|---|"]
+    for r in jsonl(out / "log_volume.txt"):
+        md.append(f"| {r['function']} | {r['leads']} | {r['invocations']} | {r['bytes_per_lead']} | {r['lines_per_lead']} |")
     md += ["", "### arm64 Lambda packages (`cargo lambda build --release --arm64`, stripped)", "",
            "| function | `bootstrap` | zipped (deflate) |", "|---|---|---|"]
     for r in jsonl(out / "arm64.txt"):

@@ -1,0 +1,124 @@
+#!/usr/bin/env python3
+"""Log bytes per lead of the ingest and router Lambda binaries, at the deployed log level.
+
+Usage: log_volume.py BIN_DIR INGEST_EVENT ROUTER_EVENT LEADS
+  The environment (LEADROUTER_*, AWS_* pointing at moto, as for coldstart.py) is passed through;
+  LEADROUTER_LOG is set to `info`, the template's default `LogLevel`.
+
+Runs each binary once against coldstart.py's local Runtime API and writes its stdout (the JSON
+log lines CloudWatch Logs would ingest) to a file:
+  - ingest: LEADS distinct leads, one API Gateway v2 event each (the fixture's body with another
+    email, without its Idempotency-Key), as API Gateway invokes it: one invocation a lead;
+  - router: the same number of distinct leads in SQS batches of 10 (the template's batch size),
+    the fixture's record shape with fresh lead ids.
+Prints one JSON line per function: the bytes written during init, and the bytes and lines per
+lead after it. Lambda's own START/END/REPORT lines and the API's access log are not in a
+binary's output; docs/deploy.md adds them from their published formats.
+"""
+import copy
+import http.server
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import uuid
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from coldstart import Runtime, free_port  # noqa: E402
+
+BATCH = 10
+
+
+def ingest_events(fixture: dict, leads: int) -> list:
+    events = []
+    for i in range(leads):
+        e = copy.deepcopy(fixture)
+        e["headers"].pop("idempotency-key", None)
+        body = json.loads(e["body"])
+        body["email"] = f"lead{i}@example.com"
+        e["body"] = json.dumps(body)
+        e["requestContext"]["requestId"] = str(uuid.uuid4())
+        events.append(e)
+    return events
+
+
+def router_events(fixture: dict, leads: int) -> list:
+    template = fixture["Records"][0]
+    events = []
+    for start in range(0, leads, BATCH):
+        records = []
+        for i in range(start, min(start + BATCH, leads)):
+            r = copy.deepcopy(template)
+            body = json.loads(r["body"])
+            body["id"] = str(uuid.uuid7()) if hasattr(uuid, "uuid7") else str(uuid.uuid4())
+            body["email"] = f"routed{i}@example.com"
+            r["body"] = json.dumps(body)
+            r["messageId"] = str(uuid.uuid4())
+            records.append(r)
+        events.append({"Records": records})
+    return events
+
+
+def measure(binary: str, events: list, leads: int, port: int) -> dict:
+    Runtime.events = list(events)
+    Runtime.log = []
+    Runtime.done = threading.Event()
+    env = dict(os.environ)
+    env.update({
+        "AWS_LAMBDA_RUNTIME_API": f"127.0.0.1:{port}",
+        "AWS_LAMBDA_FUNCTION_NAME": os.path.basename(binary),
+        "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "256",
+        "AWS_LAMBDA_LOG_GROUP_NAME": "/bench",
+        "AWS_LAMBDA_LOG_STREAM_NAME": "bench",
+        "LEADROUTER_LOG": "info",
+    })
+    with tempfile.TemporaryFile() as out:
+        proc = subprocess.Popen([binary], env=env, stdout=out, stderr=subprocess.STDOUT)
+        # Init ends at the first poll for an event; what was written by then is init's.
+        init_bytes = None
+        while init_bytes is None and proc.poll() is None:
+            if any(k == "next" for k, *_ in Runtime.log):
+                init_bytes = os.fstat(out.fileno()).st_size
+            else:
+                threading.Event().wait(0.005)
+        ok = Runtime.done.wait(120)
+        proc.kill()
+        proc.wait()
+        out.seek(0)
+        text = out.read()
+    if not ok or init_bytes is None:
+        raise SystemExit(f"{binary}: did not finish its events:\n{text[-2000:].decode(errors='replace')}")
+    errors = [p for k, _, *rest in Runtime.log if k == "error" for p in rest]
+    if errors:
+        raise SystemExit(f"{binary}: invocation error: {errors[0]!r}")
+    after = text[init_bytes:]
+    lines = [line for line in after.splitlines() if line.strip()]
+    return {
+        "function": os.path.basename(binary),
+        "leads": leads,
+        "invocations": len(events),
+        "init_bytes": init_bytes,
+        "bytes_per_lead": round(len(after) / leads, 1),
+        "lines_per_lead": round(len(lines) / leads, 2),
+    }
+
+
+def main() -> None:
+    bin_dir, ingest_fixture, router_fixture, leads = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+    port = free_port()
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", port), Runtime)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    with open(ingest_fixture) as f:
+        ingest = ingest_events(json.load(f), leads)
+    with open(router_fixture) as f:
+        router = router_events(json.load(f), leads)
+    for name, events in (("leadrouter-ingest", ingest), ("leadrouter-router", router)):
+        print(json.dumps(measure(os.path.join(bin_dir, name), events, leads, port)), flush=True)
+    server.shutdown()
+
+
+if __name__ == "__main__":
+    main()
