@@ -2,7 +2,9 @@
 # The serverless path in the Lambda emulator, end to end and offline: moto (DynamoDB + SQS),
 # `cargo lambda watch` running the real ingest and router binaries against it, `cargo lambda
 # invoke --data-file` with the committed API Gateway v2 fixture, then with the SQS event built from
-# the message ingest sent; the lead must end up with an owner in DynamoDB. Called by
+# the message ingest sent; the lead must end up with an owner in DynamoDB. Then the function URL's
+# events: an admin route refused (403), the same route through the IAM authorizer served, and a
+# lead queued and routed. Called by
 # tests/run-all.sh; bounded (each step has a timeout) and stops everything it started.
 #
 # Needs: .venv/bin/moto_server (tests/run-all.sh installs it), cargo-lambda (installed into
@@ -141,4 +143,27 @@ PY
 
 step "the lead has an owner in DynamoDB"
 LEAD_ID="$lead_id" steps check
+
+# The function URL (IntakeFunctionUrl=true): its events carry no authorizer context, so with
+# LEADROUTER_API_AUTH=gateway an admin route is refused there and served through the API's
+# IAM authorizer; a lead posted through it is queued and routed like any other.
+step "invoke ingest with function URL events: an admin route (403) and a lead (202)"
+invoke leadrouter-ingest functions/ingest/tests/events/function-url-get-leads.json "$work/url-admin.json"
+invoke leadrouter-ingest functions/ingest/tests/events/apigw-v2-get-leads-iam.json "$work/iam-admin.json"
+invoke leadrouter-ingest functions/ingest/tests/events/function-url-post-lead.json "$work/url-lead.json"
+url_lead_id=$(python3 - "$work/url-admin.json" "$work/iam-admin.json" "$work/url-lead.json" <<'PY'
+import json, sys
+admin, iam, lead = (json.load(open(p)) for p in sys.argv[1:4])
+assert admin["statusCode"] == 403, admin
+assert json.loads(admin["body"])["error"]["code"] == "forbidden", admin
+assert iam["statusCode"] == 200, iam
+assert isinstance(json.loads(iam["body"])["leads"], list), iam
+assert lead["statusCode"] == 202, lead
+print(json.loads(lead["body"])["id"])
+PY
+)
+echo "admin route: 403 through the function URL, 200 through the IAM authorizer; lead $url_lead_id: 202"
+steps sqs_event
+invoke leadrouter-router "$work/sqs-event.json" "$work/router-url.json"
+LEAD_ID="$url_lead_id" steps check
 step "ok"
