@@ -82,8 +82,9 @@ def peak_rss_kib(pid: int) -> int:
     return 0
 
 
-def run_once(binary: str, events: list, port: int) -> dict:
-    Runtime.events = list(events)
+def lambda_env(binary: str, port: int) -> dict:
+    """This process's environment plus what Lambda sets for a function: the runtime API at
+    `port` (serving the events queued in `Runtime.events`), the function's name and memory."""
     Runtime.log = []
     Runtime.done = threading.Event()
     env = dict(os.environ)
@@ -95,6 +96,12 @@ def run_once(binary: str, events: list, port: int) -> dict:
         "AWS_LAMBDA_LOG_GROUP_NAME": "/bench",
         "AWS_LAMBDA_LOG_STREAM_NAME": "bench",
     })
+    return env
+
+
+def run_once(binary: str, events: list, port: int) -> dict:
+    Runtime.events = list(events)
+    env = lambda_env(binary, port)
     start = time.monotonic()
     proc = subprocess.Popen([binary], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     ok = Runtime.done.wait(60)

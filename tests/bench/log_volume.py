@@ -26,7 +26,7 @@ import threading
 import uuid
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from coldstart import Runtime, free_port  # noqa: E402
+from coldstart import Runtime, free_port, lambda_env  # noqa: E402
 
 BATCH = 10
 
@@ -63,18 +63,8 @@ def router_events(fixture: dict, leads: int) -> list:
 
 def measure(binary: str, events: list, leads: int, port: int) -> dict:
     Runtime.events = list(events)
-    Runtime.log = []
-    Runtime.done = threading.Event()
-    env = dict(os.environ)
-    env.update({
-        "AWS_LAMBDA_RUNTIME_API": f"127.0.0.1:{port}",
-        "AWS_LAMBDA_FUNCTION_NAME": os.path.basename(binary),
-        "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
-        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "256",
-        "AWS_LAMBDA_LOG_GROUP_NAME": "/bench",
-        "AWS_LAMBDA_LOG_STREAM_NAME": "bench",
-        "LEADROUTER_LOG": "info",
-    })
+    env = lambda_env(binary, port)
+    env["LEADROUTER_LOG"] = "info"
     with tempfile.TemporaryFile() as out:
         proc = subprocess.Popen([binary], env=env, stdout=out, stderr=subprocess.STDOUT)
         # Init ends at the first poll for an event; what was written by then is init's.
