@@ -94,6 +94,7 @@ fn is_valid(number: &PhoneNumber) -> bool {
     }
     // Which regions' leading digits start the number, asked of all of them at once when the
     // first region with leading digits is reached.
+    let set = leading_digits_of(code);
     let mut starts = None;
     for (i, region) in regions.into_iter().enumerate() {
         let Some(meta) = DATABASE.by_id(region) else {
@@ -102,7 +103,7 @@ fn is_valid(number: &PhoneNumber) -> bool {
         match meta.leading_digits() {
             // The region whose leading digits start the number is its region, valid or not.
             Some(pattern) => {
-                let starts_here = match leading_digits_of(code) {
+                let starts_here = match set {
                     Some(set) => set.starts(i, &national, &mut starts),
                     None => pattern.is_match_at_start(&national),
                 };
