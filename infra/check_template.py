@@ -243,6 +243,10 @@ class Workspace:
             if c["dir"].parent.name == "functions" and {"lambda_runtime", "lambda_http"} & c["deps"]
         }
 
+    def crate_of(self, binary: str | None) -> str | None:
+        """The workspace crate with a bin target `binary`."""
+        return next((n for n, c in self.crates.items() if binary in c["bins"]), None)
+
     def closure(self, name: str) -> list[str]:
         """The crate and the workspace crates it depends on (normal dependencies), transitively."""
         seen, todo = [], [name]
@@ -393,7 +397,7 @@ def check(template: dict, ws: Workspace) -> tuple[list[str], list[str]]:
         code_uri = (TEMPLATE.parent / str(props.get("CodeUri", "."))).resolve()
         if code_uri != ws.root.resolve():
             errors.append(f"{where}: CodeUri {props.get('CodeUri')!r} is not the workspace root")
-        owner = next((n for n, c in ws.crates.items() if binary in c["bins"]), None)
+        owner = ws.crate_of(binary)
         if owner is None:
             if binary in PENDING_CRATES:
                 warnings.append(f"{where}: no crate builds `{binary}` yet, tolerated: {PENDING_CRATES[binary]}")
@@ -407,7 +411,7 @@ def check(template: dict, ws: Workspace) -> tuple[list[str], list[str]]:
     for logical, res in template_fns.items():
         props = merged(res.get("Properties", {}), globals_)
         binary = res.get("Metadata", {}).get("BuildProperties", {}).get("Binary")
-        crate = next((n for n, c in ws.crates.items() if binary in c["bins"]), None)
+        crate = ws.crate_of(binary)
         if crate is None:
             continue
         where = f"{logical} ({binary})"
@@ -540,7 +544,7 @@ def check(template: dict, ws: Workspace) -> tuple[list[str], list[str]]:
             errors.append(f"{logical}: a public function URL of {fn} without lambda:InvokeFunction (InvokedViaFunctionUrl) for everyone")
         fn_res = resources.get(fn, {})
         binary = fn_res.get("Metadata", {}).get("BuildProperties", {}).get("Binary")
-        crate = next((n for n, c in ws.crates.items() if binary in c["bins"]), None)
+        crate = ws.crate_of(binary)
         env_vars = str((fn_res.get("Properties", {}).get("Environment", {}) or {}).get("Variables", {}))
         if crate and "LEADROUTER_API_AUTH" in env_vars and "GatewayAuthorized" not in ws.src(crate):
             errors.append(
