@@ -1304,19 +1304,11 @@ pub async fn list_leads_pagination_covers_every_lead_once<S: Store + ?Sized>(sto
                 None => break,
             }
         }
-        let got = ids(&seen);
-        let unique_ids: HashSet<Uuid> = got.iter().copied().collect();
-        assert_eq!(
-            unique_ids.len(),
-            got.len(),
-            "contract: paging list_leads (limit {limit}) must not return a lead twice"
+        assert_each_once(
+            &seen,
+            &originals,
+            &format!("paging list_leads (limit {limit})"),
         );
-        for id in &originals {
-            assert!(
-                unique_ids.contains(id),
-                "contract: paging list_leads (limit {limit}) must return every lead; {id} missing"
-            );
-        }
         assert_newest_first(&seen, "list_leads pages");
         // The leads inserted during this round are "originals" for the next one.
         originals.extend(inserted);
@@ -1332,6 +1324,7 @@ pub async fn list_leads_pagination_covers_every_lead_once<S: Store + ?Sized>(sto
             mixed.push(rec.lead.id);
         }
     }
+    mixed.extend(&originals);
     for limit in [2, 7] {
         let all = all_pages(
             store,
@@ -1341,19 +1334,28 @@ pub async fn list_leads_pagination_covers_every_lead_once<S: Store + ?Sized>(sto
             },
         )
         .await;
-        let got = ids(&all);
-        let unique_ids: HashSet<Uuid> = got.iter().copied().collect();
-        assert_eq!(
-            unique_ids.len(),
-            got.len(),
-            "contract: paging list_leads without filters (limit {limit}) must not return a lead twice"
+        assert_each_once(
+            &all,
+            &mixed,
+            &format!("paging list_leads without filters (limit {limit})"),
         );
-        for id in mixed.iter().chain(&originals) {
-            assert!(
-                unique_ids.contains(id),
-                "contract: paging list_leads without filters (limit {limit}) must return every lead; {id} missing"
-            );
-        }
+    }
+}
+
+/// `listed` (the pages of a listing, `what`) holds no lead twice and every lead of `expected`.
+fn assert_each_once(listed: &[LeadRecord], expected: &[Uuid], what: &str) {
+    let got = ids(listed);
+    let unique_ids: HashSet<Uuid> = got.iter().copied().collect();
+    assert_eq!(
+        unique_ids.len(),
+        got.len(),
+        "contract: {what} must not return a lead twice"
+    );
+    for id in expected {
+        assert!(
+            unique_ids.contains(id),
+            "contract: {what} must return every lead; {id} missing"
+        );
     }
 }
 
