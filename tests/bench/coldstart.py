@@ -99,6 +99,21 @@ def lambda_env(binary: str, port: int) -> dict:
     return env
 
 
+def start_runtime() -> tuple[int, http.server.ThreadingHTTPServer]:
+    """The local Runtime API, serving in a thread: its port and server (to shut down)."""
+    port = free_port()
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", port), Runtime)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return port, server
+
+
+def raise_on_invocation_error(binary: str) -> None:
+    """Stops the run if the function answered any event of this run with an error."""
+    errors = [rest[0] for k, _, *rest in Runtime.log if k == "error"]
+    if errors:
+        raise SystemExit(f"{binary}: invocation error: {errors[0]!r}")
+
+
 def run_once(binary: str, events: list, port: int) -> dict:
     Runtime.events = list(events)
     env = lambda_env(binary, port)
@@ -111,22 +126,18 @@ def run_once(binary: str, events: list, port: int) -> dict:
     if not ok:
         raise SystemExit(f"{binary}: never finished its events; stderr:\n{err.decode(errors='replace')[-2000:]}")
     nexts = [t for k, t, *_ in Runtime.log if k == "next"]
-    answers = [(k, t, p) for k, t, *rest in Runtime.log if k != "next" for p in (rest[0] if rest else b"",)]
-    errors = [p for k, _, p in answers if k == "error"]
-    if errors:
-        raise SystemExit(f"{binary}: invocation error: {errors[0]!r}")
+    answers = [t for k, t, *_ in Runtime.log if k != "next"]
+    raise_on_invocation_error(binary)
     return {
         "ready_ms": (nexts[0] - start) * 1000,
-        "first_ms": (answers[0][1] - nexts[0]) * 1000 if answers else 0.0,
+        "first_ms": (answers[0] - nexts[0]) * 1000 if answers else 0.0,
         "rss_kib": rss,
     }
 
 
 def main() -> None:
     bin_dir, event_map, runs = sys.argv[1], json.loads(sys.argv[2]), int(sys.argv[3])
-    port = free_port()
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", port), Runtime)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    port, server = start_runtime()
     for name, (event_file, repeat) in event_map.items():
         with open(event_file) as f:
             event = json.load(f)

@@ -16,7 +16,6 @@ lead after it. Lambda's own START/END/REPORT lines and the API's access log are 
 binary's output; docs/deploy.md adds them from their published formats.
 """
 import copy
-import http.server
 import json
 import os
 import subprocess
@@ -26,7 +25,7 @@ import threading
 import uuid
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from coldstart import Runtime, free_port, lambda_env  # noqa: E402
+from coldstart import Runtime, lambda_env, raise_on_invocation_error, start_runtime  # noqa: E402
 
 BATCH = 10
 
@@ -81,9 +80,7 @@ def measure(binary: str, events: list, leads: int, port: int) -> dict:
         text = out.read()
     if not ok or init_bytes is None:
         raise SystemExit(f"{binary}: did not finish its events:\n{text[-2000:].decode(errors='replace')}")
-    errors = [p for k, _, *rest in Runtime.log if k == "error" for p in rest]
-    if errors:
-        raise SystemExit(f"{binary}: invocation error: {errors[0]!r}")
+    raise_on_invocation_error(binary)
     after = text[init_bytes:]
     lines = [line for line in after.splitlines() if line.strip()]
     return {
@@ -98,9 +95,7 @@ def measure(binary: str, events: list, leads: int, port: int) -> dict:
 
 def main() -> None:
     bin_dir, ingest_fixture, router_fixture, leads = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
-    port = free_port()
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", port), Runtime)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    port, server = start_runtime()
     with open(ingest_fixture) as f:
         ingest = ingest_events(json.load(f), leads)
     with open(router_fixture) as f:
