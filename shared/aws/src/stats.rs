@@ -9,10 +9,18 @@
 //! An update is one `TransactWriteItems`: the applied-event put, conditional on the item not
 //! existing, with the `ADD`s of the buckets and group indexes; a redelivered event fails the
 //! condition and adds nothing. A routing batch's updates share one transaction (up to 100
-//! items), their common buckets written once. A read is `BatchGetItem`s of known keys: the group indexes of the
-//! range's hours, then their buckets (30 days: 720 index items per kind, 100 per request).
+//! items), their common buckets written once. A read is `BatchGetItem`s of known keys: the group
+//! indexes of the range's hours, then their buckets (30 days: 720 index items per kind, 100 per
+//! request).
+//!
+//! A group index only grows, so a store remembers the values it has seen committed to one
+//! ([`Known`]) and leaves them out of later transactions: a warm function adds each rep, pool,
+//! source and rule to an hour's index once, not with every batch. Each index `ADD` is two write
+//! units in a transaction, six of them a batch: this is most of what a batch's stats cost
+//! beyond its buckets and applied-event items (docs/benchmarks.md, write units).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
@@ -52,11 +60,53 @@ fn seen_key(event_id: &str) -> String {
     format!("STATSEEN#{event_id}")
 }
 
+/// Values of group indexes a store has seen committed (so later transactions leave them out).
+/// Hours more than [`Known::KEEP_HOURS`] behind the newest are forgotten, and so is everything
+/// past [`Known::MAX`] values: forgetting only costs a redundant `ADD`.
+#[derive(Debug, Default)]
+struct Known(BTreeSet<(i64, GroupBy, String)>);
+
+impl Known {
+    /// Hours kept behind the newest one seen (late events of the previous hour are common).
+    const KEEP_HOURS: i64 = 1;
+    /// Values kept at most (a few hours of every rep, pool, source and rule of a large team).
+    const MAX: usize = 20_000;
+
+    fn contains(&self, hour: i64, kind: GroupBy, value: &str) -> bool {
+        // A tuple with a `String` cannot be looked up by `&str`: build the key (values are short).
+        self.0.contains(&(hour, kind, value.to_owned()))
+    }
+
+    fn insert_all(&mut self, values: Vec<(i64, GroupBy, String)>) {
+        self.0.extend(values);
+        let Some(&(newest, _, _)) = self.0.last() else {
+            return;
+        };
+        if let Some(&(oldest, _, _)) = self.0.first()
+            && oldest < newest - Self::KEEP_HOURS
+        {
+            self.0
+                .retain(|(hour, _, _)| *hour >= newest - Self::KEEP_HOURS);
+        }
+        if self.0.len() > Self::MAX {
+            self.0.clear();
+        }
+    }
+}
+
 /// The `StatsStore` over one table (the one [`crate::create_table`] or the SAM template makes).
+/// Clones share what the store knows of the group indexes.
 #[derive(Debug, Clone)]
 pub struct DynamoStatsStore {
     client: Client,
     table: String,
+    known: Arc<Mutex<Known>>,
+}
+
+/// One transaction's items, and the group-index values it adds (known once it commits).
+struct Transaction {
+    items: Vec<TransactWriteItem>,
+    adds: Vec<(i64, GroupBy, String)>,
 }
 
 impl DynamoStatsStore {
@@ -65,13 +115,19 @@ impl DynamoStatsStore {
         DynamoStatsStore {
             client,
             table: table.into(),
+            known: Arc::default(),
         }
     }
 
+    fn known(&self) -> std::sync::MutexGuard<'_, Known> {
+        // The set stays consistent whatever a panicking holder did (each insert is whole).
+        self.known.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     /// The write items of one transaction applying `updates` (distinct event ids): an
-    /// applied-event put per update, conditional on its not existing, and one `ADD` per bucket
-    /// and per group index, merged across the updates.
-    fn transaction(&self, updates: &[&StatsUpdate]) -> Result<Vec<TransactWriteItem>, StoreError> {
+    /// applied-event put per update, conditional on its not existing, one `ADD` per bucket, and
+    /// one per group index with values not known to be in it yet, merged across the updates.
+    fn transaction(&self, updates: &[&StatsUpdate]) -> Result<Transaction, StoreError> {
         let mut items = Vec::new();
         for update in updates {
             let expires = (update.hour + DEDUP_HOURS + 1) * 3600;
@@ -95,8 +151,11 @@ impl DynamoStatsStore {
             }
         }
         let mut values: BTreeMap<(i64, GroupBy), BTreeSet<&str>> = BTreeMap::new();
+        let known = self.known();
         for ((hour, kind, value), names) in &buckets {
-            values.entry((*hour, *kind)).or_default().insert(value);
+            if !known.contains(*hour, *kind, value) {
+                values.entry((*hour, *kind)).or_default().insert(value);
+            }
             let mut expr = Vec::new();
             let mut b = Update::builder()
                 .table_name(&self.table)
@@ -116,7 +175,10 @@ impl DynamoStatsStore {
                 .map_err(build_error)?;
             items.push(TransactWriteItem::builder().update(b).build());
         }
+        drop(known);
+        let mut adds = Vec::new();
         for ((hour, kind), vals) in values {
+            adds.extend(vals.iter().map(|v| (hour, kind, (*v).to_owned())));
             // A string set cannot hold "" (the `all` group): store values with a prefix.
             let set: Vec<String> = vals.iter().map(|v| format!("={v}")).collect();
             let b = Update::builder()
@@ -128,7 +190,7 @@ impl DynamoStatsStore {
                 .map_err(build_error)?;
             items.push(TransactWriteItem::builder().update(b).build());
         }
-        Ok(items)
+        Ok(Transaction { items, adds })
     }
 
     /// How many of `updates` (at least one) fit in one transaction of at most
@@ -150,15 +212,18 @@ impl DynamoStatsStore {
 
     /// Sends one transaction; `Ok(false)` when DynamoDB cancelled it (an applied-event
     /// condition failed, or a concurrent transaction touched one of its items).
-    async fn send(&self, items: Vec<TransactWriteItem>) -> Result<bool, StoreError> {
+    async fn send(&self, t: Transaction) -> Result<bool, StoreError> {
         match self
             .client
             .transact_write_items()
-            .set_transact_items(Some(items))
+            .set_transact_items(Some(t.items))
             .send()
             .await
         {
-            Ok(_) => Ok(true),
+            Ok(_) => {
+                self.known().insert_all(t.adds);
+                Ok(true)
+            }
             Err(e)
                 if matches!(
                     e.as_service_error(),
@@ -317,5 +382,115 @@ impl StatsStore for DynamoStatsStore {
                 n,
             })
             .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn store() -> DynamoStatsStore {
+        // Never sends: only builds transactions.
+        let config = aws_sdk_dynamodb::Config::builder()
+            .behavior_version(aws_sdk_dynamodb::config::BehaviorVersion::latest())
+            .region(aws_sdk_dynamodb::config::Region::new("eu-west-1"))
+            .build();
+        DynamoStatsStore::new(Client::from_conf(config), "t")
+    }
+
+    fn update(id: &str, hour: i64, reps: &[&str]) -> StatsUpdate {
+        let mut cells = vec![Cell {
+            kind: GroupBy::All,
+            value: String::new(),
+            name: "routed".into(),
+            n: 1,
+        }];
+        cells.extend(reps.iter().map(|r| Cell {
+            kind: GroupBy::Rep,
+            value: (*r).into(),
+            name: "routed".into(),
+            n: 1,
+        }));
+        StatsUpdate {
+            event_id: id.into(),
+            hour,
+            cells,
+        }
+    }
+
+    /// The group-index `ADD`s of a transaction: (key, values) in item order.
+    fn index_adds(t: &Transaction) -> Vec<(String, Vec<String>)> {
+        t.items
+            .iter()
+            .filter_map(|i| i.update())
+            .filter(|u| u.update_expression() == "ADD vals :vals")
+            .map(|u| {
+                let key = u.key()["pk"].as_s().cloned().unwrap_or_default();
+                let vals = u
+                    .expression_attribute_values()
+                    .and_then(|v| v[":vals"].as_ss().ok());
+                (key, vals.cloned().unwrap_or_default())
+            })
+            .collect()
+    }
+
+    #[test]
+    fn committed_index_values_are_left_out_of_later_transactions() {
+        let store = store();
+        let first = store
+            .transaction(&[&update("a:1", 10, &["ana"])])
+            .expect("builds");
+        assert_eq!(
+            index_adds(&first),
+            [
+                ("STATS#10#all".to_owned(), vec!["=".to_owned()]),
+                ("STATS#10#rep".to_owned(), vec!["=ana".to_owned()]),
+            ]
+        );
+        // Not sent yet: the next transaction still adds everything.
+        let again = store
+            .transaction(&[&update("a:2", 10, &["ana"])])
+            .expect("builds");
+        assert_eq!(index_adds(&again).len(), 2);
+        // Committed: only a new value (and the new hour) is added.
+        store.known().insert_all(first.adds);
+        let later = store
+            .transaction(&[
+                &update("a:3", 10, &["ana", "ben"]),
+                &update("a:4", 11, &["ana"]),
+            ])
+            .expect("builds");
+        assert_eq!(
+            index_adds(&later),
+            [
+                ("STATS#10#rep".to_owned(), vec!["=ben".to_owned()]),
+                ("STATS#11#all".to_owned(), vec!["=".to_owned()]),
+                ("STATS#11#rep".to_owned(), vec!["=ana".to_owned()]),
+            ]
+        );
+        // The buckets and applied-event items are all still there: 2 puts, 5 bucket updates
+        // (hour 10: all, ana, ben; hour 11: all, ana).
+        let puts = later.items.iter().filter(|i| i.put().is_some()).count();
+        assert_eq!((puts, later.items.len()), (2, 2 + 5 + 3));
+        // A clone shares what is known.
+        let clone = store.clone();
+        assert!(clone.known().contains(10, GroupBy::Rep, "ana"));
+    }
+
+    #[test]
+    fn known_forgets_old_hours_and_bounds_its_size() {
+        let mut known = Known::default();
+        known.insert_all(vec![(10, GroupBy::Rep, "ana".into())]);
+        known.insert_all(vec![(11, GroupBy::Rep, "ana".into())]);
+        assert!(known.contains(10, GroupBy::Rep, "ana"));
+        known.insert_all(vec![(12, GroupBy::Pool, "p".into())]);
+        assert!(!known.contains(10, GroupBy::Rep, "ana"));
+        assert!(known.contains(11, GroupBy::Rep, "ana") && known.contains(12, GroupBy::Pool, "p"));
+        known.insert_all(
+            (0..=Known::MAX)
+                .map(|i| (12, GroupBy::Source, format!("s{i}")))
+                .collect(),
+        );
+        assert!(known.0.is_empty());
     }
 }
