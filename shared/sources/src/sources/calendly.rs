@@ -18,7 +18,7 @@
 
 use serde_json::Value;
 
-use super::{json_body, take};
+use super::{dotted, json_body, take};
 use crate::body::ContentType;
 use crate::mapping::{Mapping, Sink};
 use crate::{Decoded, SourceError, event_name};
@@ -59,7 +59,7 @@ pub fn decode(ct: &ContentType, body: &[u8], mapping: &Mapping) -> Result<Decode
     match take(&mut p, "tracking") {
         Value::Object(tracking) => {
             for (k, v) in tracking {
-                let path = format!("tracking.{k}");
+                let path = dotted("tracking", &k);
                 match k.as_str() {
                     "utm_source" => sink.known(&path, "utm_source", v),
                     "utm_medium" => sink.known(&path, "utm_medium", v),

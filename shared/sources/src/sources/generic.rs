@@ -17,6 +17,7 @@
 
 use serde_json::{Map, Value};
 
+use super::dotted;
 use crate::body::{self, BodyKind, ContentType};
 use crate::mapping::{Mapping, Sink};
 use crate::{Decoded, SourceError};
@@ -91,7 +92,7 @@ pub fn flatten(prefix: &str, obj: Map<String, Value>, out: &mut Vec<(String, Val
         let path = if prefix.is_empty() {
             k
         } else {
-            format!("{prefix}.{k}")
+            dotted(prefix, &k)
         };
         match v {
             Value::Object(inner) if !inner.is_empty() => flatten(&path, inner, out),

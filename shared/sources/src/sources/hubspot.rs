@@ -22,7 +22,7 @@
 
 use serde_json::{Map, Value};
 
-use super::{json_body, take};
+use super::{dotted, json_body, take};
 use crate::body::ContentType;
 use crate::mapping::{Mapping, Sink, id_value};
 use crate::{Decoded, SourceError};
@@ -58,7 +58,7 @@ fn v3(mut root: Map<String, Value>, mapping: &Mapping) -> Decoded {
             take(&mut context, "pageUri"),
         );
         for (k, v) in context {
-            sink.meta(&format!("context.{k}"), v);
+            sink.meta(&dotted("context", &k), v);
         }
     }
     let legal = take(&mut root, "legalConsentOptions");

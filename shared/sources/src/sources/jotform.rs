@@ -22,6 +22,7 @@ use std::collections::BTreeMap;
 
 use serde_json::{Map, Value};
 
+use super::dotted;
 use crate::body::{self, BodyKind, ContentType, Field};
 use crate::lenient;
 use crate::mapping::{Ids, Mapping, Sink};
@@ -146,7 +147,7 @@ fn answer(sink: &mut Sink<'_>, key: &str, label: &str, value: Value) {
             };
             sink.answer(ids, key, full, Some("phone"));
             for (part, v) in o {
-                sink.custom(&format!("{key}.{part}"), v);
+                sink.custom(&dotted(key, &part), v);
             }
         }
         Value::Object(o)
@@ -179,7 +180,7 @@ fn widget(
     known: &[(&str, &'static str)],
 ) {
     for (part, v) in parts {
-        let path = format!("{key}.{part}");
+        let path = dotted(key, &part);
         match known.iter().find(|(p, _)| *p == part) {
             Some((_, canonical)) => sink.known(&path, canonical, v),
             None => sink.meta(&path, v),

@@ -20,7 +20,7 @@ use std::borrow::Cow;
 
 use serde_json::{Map, Value};
 
-use super::take;
+use super::{dotted, take};
 use crate::body::{BodyKind, ContentType};
 use crate::json_reader::{Invalid, Reader};
 use crate::lenient::{self, Arr, FromMap, Obj, Read, Text, rest_entry};
@@ -277,7 +277,7 @@ pub fn decode(ct: &ContentType, body: &[u8], mapping: &Mapping) -> Result<Decode
             if k == "score" {
                 sink.known("calculated.score", "score", v);
             } else {
-                sink.meta(&format!("calculated.{k}"), v);
+                sink.meta(&dotted("calculated", &k), v);
             }
         }
     }
@@ -295,7 +295,7 @@ pub fn decode(ct: &ContentType, body: &[u8], mapping: &Mapping) -> Result<Decode
                 .as_str()
                 .and_then(|t| var.remove(t))
                 .unwrap_or(Value::Object(var));
-            sink.meta(&format!("variables.{key}"), value);
+            sink.meta(&dotted("variables", &key), value);
         }
     }
 
