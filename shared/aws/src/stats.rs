@@ -60,11 +60,11 @@ fn seen_key(event_id: &str) -> String {
     format!("STATSEEN#{event_id}")
 }
 
-/// Values of group indexes a store has seen committed (so later transactions leave them out).
-/// Hours more than [`Known::KEEP_HOURS`] behind the newest are forgotten, and so is everything
-/// past [`Known::MAX`] values: forgetting only costs a redundant `ADD`.
+/// Values of group indexes a store has seen committed (so later transactions leave them out),
+/// per hour and kind. Hours more than [`Known::KEEP_HOURS`] behind the newest are forgotten,
+/// and so is everything past [`Known::MAX`] values: forgetting only costs a redundant `ADD`.
 #[derive(Debug, Default)]
-struct Known(BTreeSet<(i64, GroupBy, String)>);
+struct Known(BTreeMap<(i64, GroupBy), BTreeSet<String>>);
 
 impl Known {
     /// Hours kept behind the newest one seen (late events of the previous hour are common).
@@ -73,22 +73,21 @@ impl Known {
     const MAX: usize = 20_000;
 
     fn contains(&self, hour: i64, kind: GroupBy, value: &str) -> bool {
-        // A tuple with a `String` cannot be looked up by `&str`: build the key (values are short).
-        self.0.contains(&(hour, kind, value.to_owned()))
+        self.0
+            .get(&(hour, kind))
+            .is_some_and(|set| set.contains(value))
     }
 
     fn insert_all(&mut self, values: Vec<(i64, GroupBy, String)>) {
-        self.0.extend(values);
-        let Some(&(newest, _, _)) = self.0.last() else {
-            return;
-        };
-        if let Some(&(oldest, _, _)) = self.0.first()
-            && oldest < newest - Self::KEEP_HOURS
-        {
-            self.0
-                .retain(|(hour, _, _)| *hour >= newest - Self::KEEP_HOURS);
+        for (hour, kind, value) in values {
+            self.0.entry((hour, kind)).or_default().insert(value);
         }
-        if self.0.len() > Self::MAX {
+        // A few hours × six kinds of keys: cheap to walk on every commit.
+        if let Some(&(newest, _)) = self.0.keys().next_back() {
+            self.0
+                .retain(|(hour, _), _| *hour >= newest - Self::KEEP_HOURS);
+        }
+        if self.0.values().map(BTreeSet::len).sum::<usize>() > Self::MAX {
             self.0.clear();
         }
     }
