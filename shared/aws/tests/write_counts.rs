@@ -530,61 +530,81 @@ fn pool_config(members: usize) -> RoutingConfig {
 }
 
 /// The pool's rotation is one item written once per batch, and it grows with the pool (a turn
-/// per member): its write units per lead, at batch 10 without stats, for pools of 3, 20 and 200
-/// reps in service (every member has had a turn before counting starts).
+/// per member): its write units per lead, at batch 10, for pools of 3, 20 and 200 reps in
+/// service (every member has had a turn before counting starts), without the hourly stats and
+/// with them (a larger pool's batch touches more reps' stats buckets).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rotation_write_units_by_pool_size() {
-    const LEADS: usize = 100;
-    const BATCH: usize = 10;
     let moto = moto(true).await;
     let config = sdk(&moto).await;
     let mut rotation_units = Vec::new();
     for members in [3usize, 20, 200] {
-        let table = format!("leadrouter-pool-{members}");
-        let (counter, client) = counted_table(&config, &table).await;
-        let store = Arc::new(DynamoStore::new(client, table.clone()));
-        let engine = Engine::new(store, pool_config(members), Arc::new(SystemClock));
-        let lead = |i: usize| Lead {
-            id: Uuid::now_v7(),
-            received_at: chrono::Utc::now(),
-            source: "api".into(),
-            email: Some(format!("m{i}@corp{i}.de")),
-            ..Lead::default()
-        };
-        // In service: every member has a turn in the rotation.
-        let warm: Vec<Lead> = (0..members).map(lead).collect();
-        for chunk in warm.chunks(BATCH) {
-            engine.route_batch(chunk.to_vec()).await.expect("warm-up");
-        }
-        counter.take();
-        counter.units.take();
-        counter.units.take_by_kind();
-        let leads: Vec<Lead> = (members..members + LEADS).map(lead).collect();
-        let mut owners = std::collections::HashSet::new();
-        for chunk in leads.chunks(BATCH) {
-            for r in engine.route_batch(chunk.to_vec()).await.expect("routed") {
-                match r {
-                    Routed::Assigned { rep } => owners.insert(rep),
-                    other => panic!("not assigned: {other:?}"),
-                };
-            }
-        }
-        // Round robin over a pool in service: the 100 leads went to min(100, members) reps.
-        assert_eq!(owners.len(), members.min(LEADS), "pool of {members}");
-        let (table_units, index_units) = counter.units.take();
-        let kinds = counter.units.take_by_kind();
-        let rotation = kinds.get("POOL").copied().unwrap_or_default() / LEADS as f64;
-        assert!(rotation > 0.0, "no rotation writes seen: {kinds:?}");
-        eprintln!(
-            "pool {members:>4}, batch {BATCH}, stats off: rotation {rotation:.2} WRU per routed lead, all writes {:.2} WRU ({:.2} table + {:.2} index); table units by item: {kinds:?}",
-            (table_units + index_units) / LEADS as f64,
-            table_units / LEADS as f64,
-            index_units / LEADS as f64,
+        let off = pool_write_units(&config, members, false).await;
+        let on = pool_write_units(&config, members, true).await;
+        assert!(
+            on > off,
+            "pool of {members}: the stats write more ({on:.2} WRU, without {off:.2})"
         );
-        rotation_units.push(rotation);
+        rotation_units.push(off);
     }
     assert!(
         rotation_units.windows(2).all(|w| w[0] <= w[1]),
-        "a larger pool's rotation costs no less: {rotation_units:?}"
+        "a larger pool's writes cost no less: {rotation_units:?}"
     );
+}
+
+/// Routes 100 leads at batch 10 into a pool of `members` in service, prints their write units
+/// per lead (the rotation's, and all of them by kind of item) and returns all of them.
+async fn pool_write_units(config: &aws_config::SdkConfig, members: usize, with_stats: bool) -> f64 {
+    const LEADS: usize = 100;
+    const BATCH: usize = 10;
+    let table = format!("leadrouter-pool-{members}-{with_stats}");
+    let (counter, client) = counted_table(config, &table).await;
+    let store = Arc::new(DynamoStore::new(client.clone(), table.clone()));
+    let engine = Engine::new(store, pool_config(members), Arc::new(SystemClock));
+    let engine = if with_stats {
+        engine.with_stats(Arc::new(DynamoStatsStore::new(client, table.clone())))
+    } else {
+        engine
+    };
+    let lead = |i: usize| Lead {
+        id: Uuid::now_v7(),
+        received_at: chrono::Utc::now(),
+        source: "api".into(),
+        email: Some(format!("m{i}@corp{i}.de")),
+        ..Lead::default()
+    };
+    // In service: every member has a turn in the rotation (and, with stats, the hour's group
+    // indexes name every member, as on a warm function).
+    let warm: Vec<Lead> = (0..members).map(lead).collect();
+    for chunk in warm.chunks(BATCH) {
+        engine.route_batch(chunk.to_vec()).await.expect("warm-up");
+    }
+    counter.take();
+    counter.units.take();
+    counter.units.take_by_kind();
+    let leads: Vec<Lead> = (members..members + LEADS).map(lead).collect();
+    let mut owners = std::collections::HashSet::new();
+    for chunk in leads.chunks(BATCH) {
+        for r in engine.route_batch(chunk.to_vec()).await.expect("routed") {
+            match r {
+                Routed::Assigned { rep } => owners.insert(rep),
+                other => panic!("not assigned: {other:?}"),
+            };
+        }
+    }
+    // Round robin over a pool in service: the 100 leads went to min(100, members) reps.
+    assert_eq!(owners.len(), members.min(LEADS), "pool of {members}");
+    let (table_units, index_units) = counter.units.take();
+    let kinds = counter.units.take_by_kind();
+    let rotation = kinds.get("POOL").copied().unwrap_or_default() / LEADS as f64;
+    assert!(rotation > 0.0, "no rotation writes seen: {kinds:?}");
+    let all = (table_units + index_units) / LEADS as f64;
+    let stats_shown = if with_stats { "on" } else { "off" };
+    eprintln!(
+        "pool {members:>4}, batch {BATCH}, stats {stats_shown:>3}: rotation {rotation:.2} WRU per routed lead, all writes {all:.2} WRU ({:.2} table + {:.2} index); table units by item: {kinds:?}",
+        table_units / LEADS as f64,
+        index_units / LEADS as f64,
+    );
+    all
 }
