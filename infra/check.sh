@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Checks the deployment: the SAM template lints clean (cfn-lint) and passes checkov, it matches
 # the code (infra/check_template.py: handlers, triggers, environment variables, IAM actions, the
-# table's indexes; plus a self-test proving that check fails on drift), and every Lambda function
-# builds for arm64 with `cargo lambda build --release --arm64` (what `sam build` runs), each
-# artifact an aarch64 ELF. Prints the artifacts' sizes.
+# table's indexes; plus a self-test proving that check fails on drift), and the one Lambda
+# binary every function runs (`leadrouter-lambda`) builds for arm64 with `cargo lambda build
+# --release --arm64` (what `sam build` runs), an aarch64 ELF. Prints the package's size.
 #
 # Installs its tools from PyPI into ./.venv-infra (gitignored): cfn-lint, checkov, cargo-lambda
 # (which brings zig, the cross linker), PyYAML. Run from anywhere; tests/run-all.sh calls it.
@@ -36,7 +36,7 @@ step "template vs code"
 python infra/check_template.py
 python infra/check_template.py --self-test
 
-step "cargo lambda build --release --arm64"
+step "cargo lambda build --release --arm64 (the one Lambda package)"
 rustup target add aarch64-unknown-linux-gnu >/dev/null 2>&1 || true
 mapfile -t packages < <(python infra/check_template.py --lambda-packages)
 args=()

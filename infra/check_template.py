@@ -4,10 +4,12 @@ of production. Run by infra/check.sh; stdlib + PyYAML.
 
 For every Lambda function in the template (AWS::Serverless::Function):
 
-1. Build: BuildMethod rust-cargolambda, provided.al2023, arm64, handler `bootstrap`; CodeUri is
-   the workspace root and BuildProperties.Binary names a bin target of a workspace crate. The
-   Lambda crates of the workspace (members under functions/ that depend on lambda_runtime or
-   lambda_http) and the template's functions are the same set.
+1. Build: BuildMethod rust-cargolambda, provided.al2023, arm64; CodeUri is the workspace root
+   and BuildProperties.Binary is the one Lambda binary, `leadrouter-lambda`. The function's
+   Handler is one that binary's `main` dispatches on (`Ok("router") => leadrouter_router::run()`),
+   and the crate it runs is the function's code for every check below. The Lambda crates of the
+   workspace (members under functions/ that depend on lambda_runtime or lambda_http, less the
+   binary's own) and the template's functions are the same set, one function each.
 2. Triggers, from the handler's event type in the crate: `lambda_http::run` needs an API Gateway
    v2 integration (payload 2.0) and an invoke permission; `SqsEvent` an SQS event source, with
    `ReportBatchItemFailures` when the handler answers an `SqsBatchResponse`; `EventBridgeEvent` a
@@ -26,7 +28,7 @@ For every Lambda function in the template (AWS::Serverless::Function):
 Also: the table's key, indexes and TTL attribute equal `INDEXES` / `create_table` in
 shared/aws/src/dynamo.rs.
 
-`--lambda-packages` prints the Lambda crates to build (check.sh). `--self-test` proves the check can fail: it removes one action from a copy of the template (and
+`--lambda-packages` prints the Lambda package to build (check.sh). `--self-test` proves the check can fail: it removes one action from a copy of the template (and
 one environment variable, and one index) and asserts each is reported.
 """
 
@@ -43,9 +45,6 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE = ROOT / "infra" / "template.yaml"
 
-# Lambda crates the template may declare before they exist (work landing in parallel). Only
-# these; the check says so each time it tolerates one.
-PENDING_CRATES: dict[str, str] = {}
 # Variables the code reads that the template deliberately does not set, and variables the
 # template sets before the code reads them, with the reason. Each is reported as a warning, and
 # a PENDING_UNREAD entry only while no code of the workspace reads the variable at all.
@@ -55,7 +54,10 @@ PENDING_UNSET = {
 }
 PENDING_UNREAD: dict[str, str] = {}
 
-# Which adapters each function's code uses (by binary name).
+# The one binary behind every function (functions/lambda): its `main` runs a function crate's
+# `run` by the function's Handler.
+LAMBDA_BINARY = "leadrouter-lambda"
+# Which adapters each function's code uses (by function crate).
 #   store: "all"   -> it holds the routing engine / API over DynamoStore: every store method
 #          a list  -> only these DynamoDB operations (snake_case)
 #   sends: queues (template logical ids) it sends messages to through SqsQueue::send/send_batch
@@ -237,15 +239,31 @@ class Workspace:
             self.crates[name] = {"dir": root / member, "bins": bins, "deps": set(deps)}
 
     def lambda_crates(self) -> dict[str, dict]:
+        """The function crates: under functions/, with a Lambda runtime, other than the binary."""
         return {
             n: c
             for n, c in self.crates.items()
-            if c["dir"].parent.name == "functions" and {"lambda_runtime", "lambda_http"} & c["deps"]
+            if c["dir"].parent.name == "functions"
+            and {"lambda_runtime", "lambda_http"} & c["deps"]
+            and LAMBDA_BINARY not in c["bins"]
         }
 
-    def crate_of(self, binary: str | None) -> str | None:
-        """The workspace crate with a bin target `binary`."""
-        return next((n for n, c in self.crates.items() if binary in c["bins"]), None)
+    def handlers(self) -> dict[str, str]:
+        """Handler -> function crate, read from the Lambda binary's dispatch in its main.rs."""
+        owner = next((c for c in self.crates.values() if LAMBDA_BINARY in c["bins"]), None)
+        if owner is None:
+            return {}
+        main = strip_rust((owner["dir"] / "src" / "main.rs").read_text(), keep_strings=True)
+        return {
+            handler: module.replace("_", "-")
+            for handler, module in re.findall(r'Ok\("(\w+)"\)\s*=>\s*(\w+)::run\(\)', main)
+        }
+
+    def function_crate(self, res: dict, globals_: dict) -> str | None:
+        """The function crate a template function runs: its Handler through the binary's dispatch."""
+        if res.get("Metadata", {}).get("BuildProperties", {}).get("Binary") != LAMBDA_BINARY:
+            return None
+        return self.handlers().get(merged(res.get("Properties", {}), globals_).get("Handler"))
 
     def closure(self, name: str) -> list[str]:
         """The crate and the workspace crates it depends on (normal dependencies), transitively."""
@@ -382,39 +400,46 @@ def check(template: dict, ws: Workspace) -> tuple[list[str], list[str]]:
         logical: res for logical, res in resources.items() if res.get("Type") == "AWS::Serverless::Function"
     }
     lambda_crates = ws.lambda_crates()
-    declared_bins = {}
+    declared = {}
+    handlers = ws.handlers()
+    if not handlers:
+        errors.append(f"no workspace crate builds `{LAMBDA_BINARY}` with a dispatch on _HANDLER")
     for logical, res in template_fns.items():
         meta = res.get("Metadata", {})
         props = merged(res.get("Properties", {}), globals_)
         binary = meta.get("BuildProperties", {}).get("Binary")
-        declared_bins[binary] = logical
-        where = f"{logical} ({binary})"
+        handler = props.get("Handler")
+        where = f"{logical} ({handler})"
+        if binary != LAMBDA_BINARY:
+            errors.append(f"{where}: BuildProperties.Binary is {binary!r}, expected {LAMBDA_BINARY!r}")
+        owner = handlers.get(handler)
+        if owner is None:
+            errors.append(f"{where}: {LAMBDA_BINARY} has no handler {handler!r} (it has {sorted(handlers)})")
+        elif owner in declared:
+            errors.append(f"{where}: runs {owner}, as {declared[owner]} does already")
+        else:
+            declared[owner] = logical
         if meta.get("BuildMethod") != "rust-cargolambda":
             errors.append(f"{where}: Metadata.BuildMethod must be rust-cargolambda")
-        for key, want in (("Runtime", "provided.al2023"), ("Handler", "bootstrap"), ("Architectures", ["arm64"])):
+        for key, want in (("Runtime", "provided.al2023"), ("Architectures", ["arm64"])):
             if props.get(key) != want:
                 errors.append(f"{where}: {key} is {props.get(key)!r}, expected {want!r}")
         code_uri = (TEMPLATE.parent / str(props.get("CodeUri", "."))).resolve()
         if code_uri != ws.root.resolve():
             errors.append(f"{where}: CodeUri {props.get('CodeUri')!r} is not the workspace root")
-        owner = ws.crate_of(binary)
-        if owner is None:
-            if binary in PENDING_CRATES:
-                warnings.append(f"{where}: no crate builds `{binary}` yet, tolerated: {PENDING_CRATES[binary]}")
-            else:
-                errors.append(f"{where}: no workspace crate has a bin target `{binary}`")
     for name in lambda_crates:
-        if name not in declared_bins:
+        if name not in handlers.values():
+            errors.append(f"Lambda crate {name} ({lambda_crates[name]['dir'].relative_to(ws.root)}) is not a handler of {LAMBDA_BINARY}")
+        elif name not in declared:
             errors.append(f"Lambda crate {name} ({lambda_crates[name]['dir'].relative_to(ws.root)}) has no function in the template")
 
     # per function
     for logical, res in template_fns.items():
         props = merged(res.get("Properties", {}), globals_)
-        binary = res.get("Metadata", {}).get("BuildProperties", {}).get("Binary")
-        crate = ws.crate_of(binary)
+        crate = ws.function_crate(res, globals_)
         if crate is None:
             continue
-        where = f"{logical} ({binary})"
+        where = f"{logical} ({crate})"
         own_src = ws.src(crate)
         closure = ws.closure(crate)
         all_src = "\n".join(ws.src(c) for c in closure)
@@ -470,7 +495,7 @@ def check(template: dict, ws: Workspace) -> tuple[list[str], list[str]]:
                 errors.append(f"{where}: sets {v} that no code of {crate} reads")
 
         # 4. IAM
-        uses = USES.get(binary)
+        uses = USES.get(crate)
         if uses is None:
             errors.append(f"{where}: not in check_template.py's USES table")
             continue
@@ -543,8 +568,7 @@ def check(template: dict, ws: Workspace) -> tuple[list[str], list[str]]:
         if not any(p_.get("Action") == "lambda:InvokeFunction" and p_.get("InvokedViaFunctionUrl") is True for p_ in mine):
             errors.append(f"{logical}: a public function URL of {fn} without lambda:InvokeFunction (InvokedViaFunctionUrl) for everyone")
         fn_res = resources.get(fn, {})
-        binary = fn_res.get("Metadata", {}).get("BuildProperties", {}).get("Binary")
-        crate = ws.crate_of(binary)
+        crate = ws.function_crate(fn_res, globals_)
         env_vars = str((fn_res.get("Properties", {}).get("Environment", {}) or {}).get("Variables", {}))
         if crate and "LEADROUTER_API_AUTH" in env_vars and "GatewayAuthorized" not in ws.src(crate):
             errors.append(
@@ -624,6 +648,12 @@ def self_test(ws: Workspace) -> None:
     del t["Resources"]["SweeperFunction"]
     cases.append((t, "Lambda crate leadrouter-sweeper (functions/sweeper) has no function in the template"))
     t = copy.deepcopy(base)
+    t["Resources"]["RouterFunction"]["Properties"]["Handler"] = "routr"
+    cases.append((t, "RouterFunction (routr): leadrouter-lambda has no handler 'routr'"))
+    t = copy.deepcopy(base)
+    t["Resources"]["NotifierFunction"]["Properties"]["Handler"] = "router"
+    cases.append((t, "NotifierFunction (router): runs leadrouter-router, as RouterFunction does already"))
+    t = copy.deepcopy(base)
     del t["Resources"]["IngestFunctionUrlInvokePermission"]["Properties"]["InvokedViaFunctionUrl"]
     cases.append((t, "lambda:InvokeFunction granted to everyone without InvokedViaFunctionUrl"))
     t = copy.deepcopy(base)
@@ -634,14 +664,15 @@ def self_test(ws: Workspace) -> None:
         assert any(expected in e for e in errors), f"self-test: expected an error containing {expected!r}, got {errors}"
     print(f"self-test: {len(cases)} deliberate drifts (a removed IAM action, queue, variable, index, "
           "batch response type, function, function URL permission; an extra action; a public "
-          "invoke not limited to the function URL) were each reported")
+          "invoke not limited to the function URL; an unknown handler, a handler run twice) were "
+          "each reported")
 
 
 def main() -> int:
     ws = Workspace()
     if "--lambda-packages" in sys.argv:
-        # The function packages to build: every Lambda crate of the workspace.
-        print("\n".join(sorted(ws.lambda_crates())))
+        # The function package to build: the one binary every function runs.
+        print(LAMBDA_BINARY)
         return 0
     if "--self-test" in sys.argv:
         self_test(ws)

@@ -50,8 +50,8 @@ step "release builds (the workspace's release profile: thin LTO, one codegen uni
 cpu "contention bench build" cargo bench --no-run --locked --profile contention \
   -p leadrouter-embedded --bench contention > "$out/contention-build.log" 2>&1 &
 contention_build=$!; pids+=("$contention_build")
-cpu "release build" cargo build --release --locked -p leadrouter -p leadrouter-ingest \
-  -p leadrouter-router -p leadrouter-sweeper -p leadrouter-notifier
+# Two binaries: the CLI (serve, simulate) and the one Lambda binary all four functions run.
+cpu "release build" cargo build --release --locked -p leadrouter -p leadrouter-lambda
 # Both criterion benches in one build, so that their two LTO links run side by side.
 cpu "criterion benches build" cargo bench --no-run --locked -p leadrouter-domain \
   --bench decide --bench normalize
@@ -132,30 +132,28 @@ export AWS_ENDPOINT_URL="http://127.0.0.1:$port" AWS_REGION=us-east-1 \
   AWS_ACCESS_KEY_ID=bench AWS_SECRET_ACCESS_KEY=bench LEADROUTER_CONFIG=tests/bench/bench.toml \
   LEADROUTER_API_AUTH=gateway LEADROUTER_LOG=warn
 ev=functions
-python3 tests/bench/coldstart.py "$bin" "{
-  \"leadrouter-ingest\": [\"$ev/ingest/tests/events/apigw-v2-post-lead.json\", 20],
-  \"leadrouter-router\": [\"$ev/router/tests/events/sqs-batch.json\", 20],
-  \"leadrouter-sweeper\": [\"$ev/sweeper/tests/events/schedule.json\", 20],
-  \"leadrouter-notifier\": [\"$ev/notifier/tests/events/sqs-events.json\", 20]
+python3 tests/bench/coldstart.py "$bin/leadrouter-lambda" "{
+  \"ingest\": [\"$ev/ingest/tests/events/apigw-v2-post-lead.json\", 20],
+  \"router\": [\"$ev/router/tests/events/sqs-batch.json\", 20],
+  \"sweeper\": [\"$ev/sweeper/tests/events/schedule.json\", 20],
+  \"notifier\": [\"$ev/notifier/tests/events/sqs-events.json\", 20]
 }" 10 | tee "$out/coldstart.txt"
 
 step "log bytes per lead of ingest and router at LogLevel info (the same runtime API and moto)"
-python3 tests/bench/log_volume.py "$bin" "$ev/ingest/tests/events/apigw-v2-post-lead.json" \
+python3 tests/bench/log_volume.py "$bin/leadrouter-lambda" "$ev/ingest/tests/events/apigw-v2-post-lead.json" \
   "$ev/router/tests/events/sqs-batch.json" 200 | tee "$out/log_volume.txt"
 
-step "arm64 Lambda packages: cargo lambda build --release --arm64 (what sam build runs; zig from PyPI)"
+step "arm64 Lambda package: cargo lambda build --release --arm64 (what sam build runs; zig from PyPI)"
 # The same tools infra/check.sh installs (.venv-infra); only cargo-lambda is needed here.
 if [ ! -x .venv-infra/bin/cargo-lambda ]; then
   python3 -m venv .venv-infra
   .venv-infra/bin/pip install --quiet --disable-pip-version-check 'cargo-lambda>=1,<2'
 fi
 rustup target add aarch64-unknown-linux-gnu >/dev/null 2>&1 || true
-lambdas=(leadrouter-ingest leadrouter-router leadrouter-sweeper leadrouter-notifier)
-args=(); for p in "${lambdas[@]}"; do args+=(-p "$p"); done
 cpu "arm64 build" env PATH="$root/.venv-infra/bin:$PATH" cargo lambda build --release --arm64 \
-  --locked "${args[@]}"
+  --locked -p leadrouter-lambda
 : > "$out/arm64.txt"
-python3 infra/lambda_artifacts.py --jsonl "$out/arm64.txt" "${lambdas[@]}"
+python3 infra/lambda_artifacts.py --jsonl "$out/arm64.txt" leadrouter-lambda
 
 step "docs/benchmarks.md"
 python3 tests/bench/report.py "$out" docs/benchmarks.md

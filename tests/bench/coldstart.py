@@ -1,11 +1,14 @@
 #!/usr/bin/env python3
 """Cold start and footprint of the Lambda functions, through a local Lambda Runtime API.
 
-Usage: coldstart.py BIN_DIR EVENTS_JSON_MAP RUNS
-  BIN_DIR: where the release binaries leadrouter-{ingest,router,sweeper,notifier} are.
+Usage: coldstart.py BINARY EVENTS_JSON_MAP RUNS
+  BINARY: the release build of leadrouter-lambda, the one binary of every function.
+  EVENTS_JSON_MAP: {"<handler>": ["<event file>", <events a run>], ...}, a handler being
+  ingest, router, sweeper or notifier.
   The environment (LEADROUTER_*, AWS_*) is passed through to the functions.
 
-For each function and run: starts the binary with AWS_LAMBDA_RUNTIME_API pointing at this
+For each function and run: starts the binary with `_HANDLER` set to the function's handler (as
+Lambda does from the function's Handler property) and AWS_LAMBDA_RUNTIME_API pointing at this
 process's runtime API, and measures
   - ready_ms: from spawn to its first `GET /runtime/invocation/next` (init done: config read,
     clients built; what Lambda bills as Init Duration, minus the sandbox's own start),
@@ -82,15 +85,17 @@ def peak_rss_kib(pid: int) -> int:
     return 0
 
 
-def lambda_env(binary: str, port: int) -> dict:
-    """This process's environment plus what Lambda sets for a function: the runtime API at
-    `port` (serving the events queued in `Runtime.events`), the function's name and memory."""
+def lambda_env(handler: str, port: int) -> dict:
+    """This process's environment plus what Lambda sets for a function: its handler, the runtime
+    API at `port` (serving the events queued in `Runtime.events`), the function's name and
+    memory."""
     Runtime.log = []
     Runtime.done = threading.Event()
     env = dict(os.environ)
     env.update({
+        "_HANDLER": handler,
         "AWS_LAMBDA_RUNTIME_API": f"127.0.0.1:{port}",
-        "AWS_LAMBDA_FUNCTION_NAME": os.path.basename(binary),
+        "AWS_LAMBDA_FUNCTION_NAME": f"leadrouter-{handler}",
         "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
         "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "256",
         "AWS_LAMBDA_LOG_GROUP_NAME": "/bench",
@@ -107,16 +112,16 @@ def start_runtime() -> tuple[int, http.server.ThreadingHTTPServer]:
     return port, server
 
 
-def raise_on_invocation_error(binary: str) -> None:
+def raise_on_invocation_error(handler: str) -> None:
     """Stops the run if the function answered any event of this run with an error."""
     errors = [rest[0] for k, _, *rest in Runtime.log if k == "error"]
     if errors:
-        raise SystemExit(f"{binary}: invocation error: {errors[0]!r}")
+        raise SystemExit(f"{handler}: invocation error: {errors[0]!r}")
 
 
-def run_once(binary: str, events: list, port: int) -> dict:
+def run_once(binary: str, handler: str, events: list, port: int) -> dict:
     Runtime.events = list(events)
-    env = lambda_env(binary, port)
+    env = lambda_env(handler, port)
     start = time.monotonic()
     proc = subprocess.Popen([binary], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     ok = Runtime.done.wait(60)
@@ -124,10 +129,10 @@ def run_once(binary: str, events: list, port: int) -> dict:
     proc.kill()
     _, err = proc.communicate()
     if not ok:
-        raise SystemExit(f"{binary}: never finished its events; stderr:\n{err.decode(errors='replace')[-2000:]}")
+        raise SystemExit(f"{handler}: never finished its events; stderr:\n{err.decode(errors='replace')[-2000:]}")
     nexts = [t for k, t, *_ in Runtime.log if k == "next"]
     answers = [t for k, t, *_ in Runtime.log if k != "next"]
-    raise_on_invocation_error(binary)
+    raise_on_invocation_error(handler)
     return {
         "ready_ms": (nexts[0] - start) * 1000,
         "first_ms": (answers[0] - nexts[0]) * 1000 if answers else 0.0,
@@ -136,13 +141,12 @@ def run_once(binary: str, events: list, port: int) -> dict:
 
 
 def main() -> None:
-    bin_dir, event_map, runs = sys.argv[1], json.loads(sys.argv[2]), int(sys.argv[3])
+    binary, event_map, runs = sys.argv[1], json.loads(sys.argv[2]), int(sys.argv[3])
     port, server = start_runtime()
     for name, (event_file, repeat) in event_map.items():
         with open(event_file) as f:
             event = json.load(f)
-        binary = os.path.join(bin_dir, name)
-        results = [run_once(binary, [event] * repeat, port) for _ in range(runs)]
+        results = [run_once(binary, name, [event] * repeat, port) for _ in range(runs)]
 
         def stats(key: str) -> dict:
             xs = [r[key] for r in results]

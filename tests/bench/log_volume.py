@@ -1,11 +1,12 @@
 #!/usr/bin/env python3
-"""Log bytes per lead of the ingest and router Lambda binaries, at the deployed log level.
+"""Log bytes per lead of the ingest and router functions, at the deployed log level.
 
-Usage: log_volume.py BIN_DIR INGEST_EVENT ROUTER_EVENT LEADS
+Usage: log_volume.py BINARY INGEST_EVENT ROUTER_EVENT LEADS
+  BINARY: the release build of leadrouter-lambda, run as each function (`_HANDLER`).
   The environment (LEADROUTER_*, AWS_* pointing at moto, as for coldstart.py) is passed through;
   LEADROUTER_LOG is set to `info`, the template's default `LogLevel`.
 
-Runs each binary once against coldstart.py's local Runtime API and writes its stdout (the JSON
+Runs each function once against coldstart.py's local Runtime API and writes its stdout (the JSON
 log lines CloudWatch Logs would ingest) to a file:
   - ingest: LEADS distinct leads, one API Gateway v2 event each (the fixture's body with another
     email, without its Idempotency-Key), as API Gateway invokes it: one invocation a lead;
@@ -60,9 +61,9 @@ def router_events(fixture: dict, leads: int) -> list:
     return events
 
 
-def measure(binary: str, events: list, leads: int, port: int) -> dict:
+def measure(binary: str, handler: str, events: list, leads: int, port: int) -> dict:
     Runtime.events = list(events)
-    env = lambda_env(binary, port)
+    env = lambda_env(handler, port)
     env["LEADROUTER_LOG"] = "info"
     with tempfile.TemporaryFile() as out:
         proc = subprocess.Popen([binary], env=env, stdout=out, stderr=subprocess.STDOUT)
@@ -79,12 +80,12 @@ def measure(binary: str, events: list, leads: int, port: int) -> dict:
         out.seek(0)
         text = out.read()
     if not ok or init_bytes is None:
-        raise SystemExit(f"{binary}: did not finish its events:\n{text[-2000:].decode(errors='replace')}")
-    raise_on_invocation_error(binary)
+        raise SystemExit(f"{handler}: did not finish its events:\n{text[-2000:].decode(errors='replace')}")
+    raise_on_invocation_error(handler)
     after = text[init_bytes:]
     lines = [line for line in after.splitlines() if line.strip()]
     return {
-        "function": os.path.basename(binary),
+        "function": handler,
         "leads": leads,
         "invocations": len(events),
         "init_bytes": init_bytes,
@@ -94,14 +95,14 @@ def measure(binary: str, events: list, leads: int, port: int) -> dict:
 
 
 def main() -> None:
-    bin_dir, ingest_fixture, router_fixture, leads = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+    binary, ingest_fixture, router_fixture, leads = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
     port, server = start_runtime()
     with open(ingest_fixture) as f:
         ingest = ingest_events(json.load(f), leads)
     with open(router_fixture) as f:
         router = router_events(json.load(f), leads)
-    for name, events in (("leadrouter-ingest", ingest), ("leadrouter-router", router)):
-        print(json.dumps(measure(os.path.join(bin_dir, name), events, leads, port)), flush=True)
+    for handler, events in (("ingest", ingest), ("router", router)):
+        print(json.dumps(measure(binary, handler, events, leads, port)), flush=True)
     server.shutdown()
 
 

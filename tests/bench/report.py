@@ -64,18 +64,18 @@ def main() -> None:
         run = f"{r['secs']} s" if "secs" in r else ""
         md.append(f"| {clients} | {run} | {r['accepted_per_s']:.0f} | {r['non_2xx']} | {t['routed_per_s']:.0f} | "
                   f"{t['p50_ms']} ms | {t['p90_ms']} ms | {t['p99_ms']} ms | {r['serve_peak_rss_kib'] / 1024:.1f} MiB |")
-    md += ["", "### Cold start and footprint (x86_64 release binaries, local runtime API, moto)", "",
-           "| function | ready (min / median / max) | first event | peak RSS | binary |", "|---|---|---|---|---|"]
+    md += ["", "### Cold start and footprint (the x86_64 release build of `leadrouter-lambda`, run as each function; local runtime API, moto)", "",
+           "| function (`_HANDLER`) | ready (min / median / max) | first event | peak RSS | binary |", "|---|---|---|---|---|"]
     for r in jsonl(out / "coldstart.txt"):
         rd, fe = r["ready_ms"], r["first_event_ms"]
         md.append(f"| {r['function']} | {rd['min']} / {rd['median']} / {rd['max']} ms | {fe['median']} ms | "
                   f"{r['peak_rss_mib']} MiB | {r['binary_mib']} MiB |")
-    md += ["", "### Log bytes per lead (the binaries' own lines at `LogLevel` info; `tests/bench/log_volume.py`)", "",
+    md += ["", "### Log bytes per lead (the functions' own lines at `LogLevel` info; `tests/bench/log_volume.py`)", "",
            "| function | leads | invocations | bytes a lead | lines a lead |", "|---|---|---|---|---|"]
     for r in jsonl(out / "log_volume.txt"):
         md.append(f"| {r['function']} | {r['leads']} | {r['invocations']} | {r['bytes_per_lead']} | {r['lines_per_lead']} |")
-    md += ["", "### arm64 Lambda packages (`cargo lambda build --release --arm64`, stripped)", "",
-           "| function | `bootstrap` | zipped (deflate) |", "|---|---|---|"]
+    md += ["", "### arm64 Lambda package (`cargo lambda build --release --arm64`, stripped; every function runs it)", "",
+           "| package | `bootstrap` | zipped (deflate) |", "|---|---|---|"]
     for r in jsonl(out / "arm64.txt"):
         md.append(f"| {r['function']} | {r['bootstrap_mib']} MiB | {r['zipped_mib']} MiB |")
     md += ["", END]

@@ -3,7 +3,7 @@
 //! (SQS) accepted it, and `503` with `Retry-After` when SQS fails, so forms and webhooks retry and
 //! no lead answered `202` is lost.
 //!
-//! `main` (with the DynamoDB/SQS adapters) builds [`Deps`] once per cold start and hands
+//! [`run`] (with the DynamoDB/SQS adapters) builds [`Deps`] once per cold start and hands
 //! [`app`] to `lambda_http::run`; tests call [`app`] with real event JSON.
 
 use axum::extract::Request;
@@ -88,6 +88,46 @@ pub fn api_auth(
             ApiAuth::from_list(&list).map_err(|e| format!("{reference}: {e}"))
         }
     }
+}
+
+/// The function's life: [`Deps`] built once per cold start from the environment (the DynamoDB
+/// and SQS adapters), then the HTTP API for every request. The `leadrouter-lambda` binary calls it when the
+/// function's handler is `ingest`.
+pub async fn run() -> Result<(), lambda_http::Error> {
+    let aws = leadrouter_aws::env::from_env().await?;
+    let config = aws.engine.config();
+    // Webhook secrets are `ssm:/path` references, fetched from SSM Parameter Store once per cold
+    // start (never environment variables); a missing one stops the cold start, naming the
+    // reference, rather than refusing deliveries later.
+    // The API tokens (an `ssm:/path` reference) are fetched in the same calls.
+    let api_tokens = std::env::var("LEADROUTER_API_TOKENS").ok();
+    let api_auth_mode = std::env::var("LEADROUTER_API_AUTH").ok();
+    let mut references = leadrouter_aws::secrets::ssm_references(&config);
+    references.extend(api_tokens.iter().map(|r| r.trim().to_owned()));
+    let secrets = leadrouter_aws::secrets::for_references(references).await?;
+    let sources =
+        leadrouter_api::hooks::resolve_sources(&config, &|reference| secrets.lookup(reference))
+            .map_err(lambda_http::Error::from)?;
+    let auth = api_auth(
+        api_tokens.as_deref(),
+        api_auth_mode.as_deref(),
+        &|reference| secrets.lookup(reference),
+    )
+    .map_err(lambda_http::Error::from)?;
+    let deps = Deps {
+        state: AppState {
+            engine: aws.engine,
+            queue: aws.queue,
+            default_country: config.intake.default_country.clone(),
+            sources: std::sync::Arc::new(sources),
+            metrics: std::sync::Arc::default(),
+            public_url: std::env::var("LEADROUTER_PUBLIC_URL").ok(),
+            auth,
+            // Config history is read with the admin CLI on AWS (`config history --table`).
+            configs: None,
+        },
+    };
+    lambda_http::run(app(&deps)).await
 }
 
 #[cfg(test)]

@@ -75,3 +75,29 @@ pub async fn handle(deps: &Deps, event: SqsEvent) -> SqsBatchResponse {
         .collect();
     response
 }
+
+/// The function's life: [`Deps`] built once per cold start from the environment (the DynamoDB
+/// and SQS adapters), then [`handle`] for every SQS batch of lead events. The `leadrouter-lambda` binary calls it when the
+/// function's handler is `notifier`.
+pub async fn run() -> Result<(), lambda_runtime::Error> {
+    let aws = leadrouter_aws::env::from_env().await?;
+    let events = aws
+        .events
+        .clone()
+        .ok_or("LEADROUTER_EVENTS_QUEUE_URL is not set")?;
+    let secrets = leadrouter_aws::secrets::for_config(&aws.engine.config()).await?;
+    let deps = Deps {
+        engine: aws.engine,
+        notifier: Notifier::new(std::time::Duration::from_secs(10))?,
+        secrets: Arc::new(move |reference: &str| secrets.lookup(reference)),
+        events,
+        backoff: Backoff::default(),
+    };
+    let deps = &deps;
+    lambda_runtime::run(lambda_runtime::service_fn(
+        move |event: lambda_runtime::LambdaEvent<SqsEvent>| async move {
+            Ok::<_, lambda_runtime::Error>(handle(deps, event.payload).await)
+        },
+    ))
+    .await
+}

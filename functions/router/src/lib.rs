@@ -1,7 +1,7 @@
 //! The router function: one SQS event (a batch of intake messages) in, a partial batch response
 //! out.
 //!
-//! `main` (with the DynamoDB/SQS adapters) builds [`Deps`] once per cold start; [`handle`] is
+//! [`run`] (with the DynamoDB/SQS adapters) builds [`Deps`] once per cold start; [`handle`] is
 //! what each invocation runs, and what tests call with real SQS event JSON. Every message is
 //! either routed (or found already routed: SQS delivers at least once) or reported in
 //! `batchItemFailures`, so one bad or throttled message never fails or blocks its batch: SQS
@@ -89,4 +89,22 @@ pub async fn handle(deps: &Deps, event: SqsEvent) -> SqsBatchResponse {
         })
         .collect();
     response
+}
+
+/// The function's life: [`Deps`] built once per cold start from the environment (the DynamoDB
+/// and SQS adapters), then [`handle`] for every SQS batch. The `leadrouter-lambda` binary calls it when the
+/// function's handler is `router`.
+pub async fn run() -> Result<(), lambda_runtime::Error> {
+    let aws = leadrouter_aws::env::from_env().await?;
+    let deps = Deps {
+        engine: aws.engine,
+        config: aws.config_watcher,
+    };
+    let deps = &deps;
+    lambda_runtime::run(lambda_runtime::service_fn(
+        move |event: lambda_runtime::LambdaEvent<SqsEvent>| async move {
+            Ok::<_, lambda_runtime::Error>(handle(deps, event.payload).await)
+        },
+    ))
+    .await
 }

@@ -57,3 +57,23 @@ pub fn emf(report: &SweepReport, now_millis: i64) -> serde_json::Value {
         "Assigned": report.assigned,
     })
 }
+
+/// The function's life: [`Deps`] built once per cold start from the environment (the DynamoDB
+/// and SQS adapters), then [`handle`] for every scheduled event. The `leadrouter-lambda` binary calls it when the
+/// function's handler is `sweeper`.
+pub async fn run() -> Result<(), lambda_runtime::Error> {
+    let aws = leadrouter_aws::env::from_env().await?;
+    let deps = Deps { engine: aws.engine };
+    let deps = &deps;
+    // With the config in the table, a pushed version (new SLA settings, say) takes over here too.
+    let watcher = aws.config_watcher.as_deref();
+    lambda_runtime::run(lambda_runtime::service_fn(
+        move |event: lambda_runtime::LambdaEvent<EventBridgeEvent>| async move {
+            leadrouter_aws::env::refresh_config(watcher, &deps.engine).await;
+            handle(deps, event.payload)
+                .await
+                .map_err(lambda_runtime::Error::from)
+        },
+    ))
+    .await
+}
