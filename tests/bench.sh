@@ -2,9 +2,10 @@
 # leadrouter's benchmark suite (issue 8). Prints every figure and rewrites the generated block of
 # docs/benchmarks.md (between the `bench.sh` markers). Not part of the test command: figures are
 # measured, never asserted. About 4 minutes on the 2-core machine once the builds exist, about
-# 15 after a change every binary links (2026-11-24: 14:49-14:52, of which the release rebuild
-# and both benches' builds 7 minutes, the arm64 rebuild 4), 26-27 from a fresh clone (its
-# builds alone are 22 minutes of both cores); see docs/benchmarks.md, "The suite's own time".
+# 10.5 after a change every binary links (2026-11-25: 10:29, of which the release rebuild and
+# both benches' builds 4:31, the arm64 rebuild 1:47), 25 from a fresh clone (its builds alone
+# are about 20 minutes of both cores); see docs/benchmarks.md, "The suite's own time" and "One
+# Lambda binary".
 #
 #   bash tests/bench.sh            # everything
 #   BENCH_QUICK=1 bash tests/bench.sh   # shorter load runs (3 s per client count)
