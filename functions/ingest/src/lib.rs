@@ -90,9 +90,9 @@ pub fn api_auth(
     }
 }
 
-/// The function's life: [`Deps`] built once per cold start from the environment (the DynamoDB
-/// and SQS adapters), then the HTTP API for every request. The `leadrouter-lambda` binary calls it when the
-/// function's handler is `ingest`.
+/// The function's life: [`Deps`] built once per cold start from the environment (the DynamoDB and
+/// SQS adapters), then the HTTP API for every request. The `leadrouter-lambda` binary calls it when
+/// the function's handler is `ingest`.
 pub async fn run() -> Result<(), lambda_http::Error> {
     let aws = leadrouter_aws::env::from_env().await?;
     let config = aws.engine.config();

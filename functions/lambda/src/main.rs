@@ -6,7 +6,8 @@
 //! Why one binary and not four: each release binary is a thin-LTO link of the whole AWS SDK,
 //! about 100 CPU-seconds apiece, so four links were most of a release build (for SAM, CI and
 //! the benchmarks alike); the functions share nearly all their code, so the one package is
-//! hardly larger than the largest of the four (docs/benchmarks.md, "One Lambda binary").
+//! about a tenth larger than the largest of the four was (docs/benchmarks.md, "One Lambda
+//! binary").
 
 use lambda_runtime::Error;
 

@@ -76,9 +76,9 @@ pub async fn handle(deps: &Deps, event: SqsEvent) -> SqsBatchResponse {
     response
 }
 
-/// The function's life: [`Deps`] built once per cold start from the environment (the DynamoDB
-/// and SQS adapters), then [`handle`] for every SQS batch of lead events. The `leadrouter-lambda` binary calls it when the
-/// function's handler is `notifier`.
+/// The function's life: [`Deps`] built once per cold start from the environment (the DynamoDB and
+/// SQS adapters), then [`handle`] for every SQS batch of lead events. The `leadrouter-lambda`
+/// binary calls it when the function's handler is `notifier`.
 pub async fn run() -> Result<(), lambda_runtime::Error> {
     let aws = leadrouter_aws::env::from_env().await?;
     let events = aws

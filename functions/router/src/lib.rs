@@ -91,9 +91,9 @@ pub async fn handle(deps: &Deps, event: SqsEvent) -> SqsBatchResponse {
     response
 }
 
-/// The function's life: [`Deps`] built once per cold start from the environment (the DynamoDB
-/// and SQS adapters), then [`handle`] for every SQS batch. The `leadrouter-lambda` binary calls it when the
-/// function's handler is `router`.
+/// The function's life: [`Deps`] built once per cold start from the environment (the DynamoDB and
+/// SQS adapters), then [`handle`] for every SQS batch. The `leadrouter-lambda` binary calls it when
+/// the function's handler is `router`.
 pub async fn run() -> Result<(), lambda_runtime::Error> {
     let aws = leadrouter_aws::env::from_env().await?;
     let deps = Deps {

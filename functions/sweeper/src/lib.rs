@@ -58,9 +58,9 @@ pub fn emf(report: &SweepReport, now_millis: i64) -> serde_json::Value {
     })
 }
 
-/// The function's life: [`Deps`] built once per cold start from the environment (the DynamoDB
-/// and SQS adapters), then [`handle`] for every scheduled event. The `leadrouter-lambda` binary calls it when the
-/// function's handler is `sweeper`.
+/// The function's life: [`Deps`] built once per cold start from the environment (the DynamoDB and
+/// SQS adapters), then [`handle`] for every scheduled event. The `leadrouter-lambda` binary calls
+/// it when the function's handler is `sweeper`.
 pub async fn run() -> Result<(), lambda_runtime::Error> {
     let aws = leadrouter_aws::env::from_env().await?;
     let deps = Deps { engine: aws.engine };
